@@ -1,0 +1,128 @@
+"""Resources, chosen by environment in one place.
+
+Each external system gets one small `ConfigurableResource`. Secrets are wired with `EnvVar`
+when the variable is set; when it is not, the resource falls back at run time to the running
+sandbox (`profile-assets sandbox up`), so a laptop needs no vendor credentials and pointing at
+the real vendor is only a matter of exporting variables.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import ConfigurableResource, EnvVar
+from dagster_snowflake import SnowflakeResource
+
+from profile_assets import settings
+from profile_assets.sandbox_state import sandbox_setting
+from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse, Warehouse
+
+
+class MissingSettingError(RuntimeError):
+    pass
+
+
+class SourceResource(ConfigurableResource):
+    """Base for source connectors: `setting()` resolves a field, then the sandbox."""
+
+    def setting(self, field: str, env_name: str, *, required: bool = True) -> str | None:
+        value = getattr(self, field) or sandbox_setting(env_name)
+        if value is None and required:
+            raise MissingSettingError(
+                f"{env_name} is not set and no sandbox is running "
+                f"(start one with `profile-assets sandbox up`)"
+            )
+        return value
+
+
+class HubSpotResource(SourceResource):
+    """HubSpot CRM v3: a private-app token, or OAuth2 client credentials with refresh."""
+
+    base_url: str | None = None
+    access_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
+
+
+class ZendeskResource(SourceResource):
+    """Zendesk Support: API-token basic auth (`{email}/token:{api_token}`)."""
+
+    base_url: str | None = None
+    email: str | None = None
+    api_token: str | None = None
+
+
+class GA4Resource(SourceResource):
+    """GA4 Data API: OAuth2 client credentials for one property."""
+
+    base_url: str | None = None
+    property_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class EnrichmentResource(SourceResource):
+    """A Clearbit-like person lookup by email, authenticated by API key."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+
+
+class StorefrontResource(SourceResource):
+    """The storefront's Postgres (logical replication for CDC)."""
+
+    dsn: str | None = None
+    slot_name: str = "profile_assets_cdc"
+
+
+def _env(name: str) -> EnvVar | None:
+    """`EnvVar(name)` when the variable is set; unset means: use the sandbox at run time."""
+    return EnvVar(name) if name in os.environ else None
+
+
+def source_resources() -> dict[str, ConfigurableResource]:
+    return {
+        "hubspot": HubSpotResource(
+            base_url=_env("HUBSPOT_BASE_URL"),
+            access_token=_env("HUBSPOT_ACCESS_TOKEN"),
+            client_id=_env("HUBSPOT_CLIENT_ID"),
+            client_secret=_env("HUBSPOT_CLIENT_SECRET"),
+            refresh_token=_env("HUBSPOT_REFRESH_TOKEN"),
+        ),
+        "zendesk": ZendeskResource(
+            base_url=_env("ZENDESK_BASE_URL"),
+            email=_env("ZENDESK_EMAIL"),
+            api_token=_env("ZENDESK_API_TOKEN"),
+        ),
+        "ga4": GA4Resource(
+            base_url=_env("GA4_BASE_URL"),
+            property_id=_env("GA4_PROPERTY_ID"),
+            client_id=_env("GA4_CLIENT_ID"),
+            client_secret=_env("GA4_CLIENT_SECRET"),
+        ),
+        "enrichment": EnrichmentResource(
+            base_url=_env("ENRICHMENT_BASE_URL"), api_key=_env("ENRICHMENT_API_KEY")
+        ),
+        "storefront": StorefrontResource(dsn=_env("STOREFRONT_DSN")),
+    }
+
+
+def warehouse_resource(environment: str) -> Warehouse:
+    if environment == "snowflake":
+        return SnowflakeWarehouse(
+            snowflake=SnowflakeResource(
+                account=EnvVar("SNOWFLAKE_ACCOUNT"),
+                user=EnvVar("SNOWFLAKE_USER"),
+                password=EnvVar("SNOWFLAKE_PASSWORD"),
+                database=EnvVar("SNOWFLAKE_DATABASE"),
+                warehouse=EnvVar("SNOWFLAKE_WAREHOUSE"),
+                role=EnvVar("SNOWFLAKE_ROLE"),
+            )
+        )
+    return DuckDBWarehouse(path=str(settings.warehouse_path()))
+
+
+def resources_for(environment: str) -> dict[str, ConfigurableResource]:
+    """Every resource the definitions need, for `local` or `snowflake`."""
+    return {"warehouse": warehouse_resource(environment), **source_resources()}

@@ -1,0 +1,98 @@
+"""The bookkeeping every raw row carries, and the quarantine for rows that cannot be loaded.
+
+Raw tables hold the source's own columns plus `_source`, `_source_id`, `_extracted_at` (UTC),
+`_run_id`, `_op` ('upsert' | 'delete') and, for CDC, `_lsn`. A record that cannot be loaded
+is never dropped: it goes to `ops.rejected_records` with its payload and a reason, so that
+for every run and source, records read = records loaded + records rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from profile_assets.warehouse import WarehouseConnection
+
+REJECTED_TABLE = "ops.rejected_records"
+UPSERT, DELETE = "upsert", "delete"
+
+
+def with_load_metadata(
+    df: pd.DataFrame,
+    *,
+    source: str,
+    source_id: pd.Series,
+    run_id: str,
+    extracted_at: pd.Timestamp,
+    op: str | pd.Series = UPSERT,
+) -> pd.DataFrame:
+    """Return `df` with the raw bookkeeping columns added (the frame itself is not changed)."""
+    out = df.copy()
+    out["_source"] = source
+    out["_source_id"] = source_id.astype(str).to_numpy()
+    out["_extracted_at"] = extracted_at.tz_convert("UTC") if extracted_at.tzinfo else extracted_at
+    out["_run_id"] = run_id
+    out["_op"] = op
+    return out
+
+
+@dataclass
+class Rejection:
+    """One record that could not be loaded, and why."""
+
+    source: str
+    reason: str
+    payload: object
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class LoadTally:
+    """Counts that must balance: read = loaded + rejected."""
+
+    read: int = 0
+    loaded: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.loaded + len(self.rejected)
+
+    def as_metadata(self) -> dict[str, int | bool]:
+        return {
+            "records_read": self.read,
+            "records_loaded": self.loaded,
+            "records_rejected": len(self.rejected),
+            "balanced": self.balanced,
+        }
+
+
+def rejections_frame(rejections: Iterable[Rejection], *, run_id: str) -> pd.DataFrame:
+    rows = [
+        {
+            "run_id": run_id,
+            "source": r.source,
+            "reason": r.reason,
+            "payload": json.dumps(r.payload, default=str, sort_keys=True),
+            "file": r.file,
+            "line": r.line,
+            "rejected_at": pd.Timestamp.now(tz="UTC"),
+        }
+        for r in rejections
+    ]
+    columns = ["run_id", "source", "reason", "payload", "file", "line", "rejected_at"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"file": "string", "line": "Int64"})
+
+
+def quarantine(conn: WarehouseConnection, rejections: list[Rejection], *, run_id: str) -> int:
+    """Record rejected rows; idempotent per (run, source, payload) so a retried step
+    does not count the same bad record twice."""
+    if not rejections:
+        return 0
+    frame = rejections_frame(rejections, run_id=run_id)
+    return conn.merge_df(frame, REJECTED_TABLE, ["run_id", "source", "payload"])
