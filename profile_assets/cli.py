@@ -1,0 +1,95 @@
+"""`profile-assets`: the sandbox, the demo, the Dagster UI, and the identity tools."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from profile_assets import sandbox_process
+
+console = Console(stderr=True)
+
+
+@click.group()
+def main() -> None:
+    """Customer profiles as Dagster assets."""
+
+
+@main.group()
+def sandbox() -> None:
+    """Simulated vendor APIs and a storefront Postgres on 127.0.0.1."""
+
+
+@sandbox.command()
+@click.option("--people", default=5000, show_default=True, help="Size of the generated world.")
+@click.option("--seed", default=7, show_default=True)
+def up(people: int, seed: int) -> None:
+    """Start the sandbox in the background and record its addresses and credentials."""
+    with console.status(f"starting sandbox ({people:,} people, seed {seed})"):
+        state = sandbox_process.start(people, seed)
+    console.print(f"sandbox up (pid {state['pid']}); `profile-assets sandbox status --json`")
+
+
+@sandbox.command()
+def down() -> None:
+    """Stop exactly what `sandbox up` started."""
+    stopped = sandbox_process.stop()
+    console.print("sandbox stopped" if stopped else "no sandbox running")
+
+
+@sandbox.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the connector settings as JSON.")
+def status(as_json: bool) -> None:
+    """Show whether the sandbox runs, and its settings under the connectors' env var names."""
+    if as_json:
+        click.echo(sandbox_process.status_json())
+        return
+    state = sandbox_process.running_state()
+    if not state:
+        console.print("no sandbox running")
+        sys.exit(1)
+    console.print(f"sandbox running (pid {state['pid']}, {state.get('people', '?')} people)")
+    for name in sorted(state.get("env", {})):
+        console.print(f"  {name}")
+
+
+@sandbox.command()
+@click.option("--people", default=50, show_default=True, help="How many people change.")
+@click.option("--seed", default=1, show_default=True)
+def mutate(people: int, seed: int) -> None:
+    """Create, update and delete records of some people in every source system."""
+    from profile_assets.sandbox_client import mutate_world
+
+    summary = mutate_world(people=people, seed=seed)
+    for table, counts in sorted(summary.items()):
+        console.print(f"  {table}: {counts}")
+
+
+@main.command()
+@click.option("--people", default=2000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+def demo(people: int, seed: int) -> None:
+    """Sandbox -> raw -> staging -> golden profiles -> scores -> a rendered email."""
+    from profile_assets.demo import run_demo
+
+    run_demo(people=people, seed=seed, console=console)
+
+
+@main.command()
+def dev() -> None:
+    """Run the Dagster UI and daemon on 127.0.0.1 with this project's instance settings."""
+    from profile_assets.instance import prepare_dagster_home
+
+    dagster_home = prepare_dagster_home()
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1"])
+
+
+if __name__ == "__main__":
+    main()
