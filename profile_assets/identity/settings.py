@@ -1,0 +1,51 @@
+"""Tunable knobs of identity resolution, with defaults meant to hold from 10k to 1M records.
+
+Nothing here is fitted to any ground truth: probabilities come from a model estimated on the
+data being resolved, so the thresholds are statements about probability ("link when a pair is
+at least 95% likely to be the same person"), not about one data set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Blocking rules: each is a tuple of match-key columns that must all agree (and be present).
+DEFAULT_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("email",),
+    ("phone",),
+    ("link_id",),
+    ("first_ph", "last_ph", "postcode"),
+    ("first_ph", "last_ph", "dob"),
+    ("last_ph", "dob", "postcode"),
+    ("first_ph", "last_ph", "city"),
+)
+
+
+@dataclass(frozen=True)
+class ResolutionSettings:
+    """How candidates are found, scored, accepted and clustered."""
+
+    blocking_rules: tuple[tuple[str, ...], ...] = DEFAULT_BLOCKING_RULES
+    #: An identifier (email, phone, link id) held by more records than this is a shared value
+    #: (info@, a switchboard number): it neither blocks nor counts as evidence.
+    max_records_per_identifier: int = 12
+    #: A blocking group larger than this is skipped: its pairs are namesakes, not duplicates,
+    #: and it would grow quadratically with data size.
+    max_block_size: int = 40
+    #: Calibrated probability at which a candidate pair becomes a link.
+    link_threshold: float = 0.95
+    #: A link that would join two clusters with conflicting strong identifiers (different
+    #: birth dates, different link ids) needs at least this probability *and* an exact
+    #: agreement on email or phone; weaker links never bridge a conflict.
+    strong_link_threshold: float = 0.9999
+    #: Over-merge guards: a cluster above any of these is split greedily.
+    max_cluster_size: int = 30
+    max_emails_per_profile: int = 6
+    max_phones_per_profile: int = 6
+    #: Random record pairs drawn to estimate how often non-matches agree by chance (u).
+    u_sample_pairs: int = 1_000_000
+    em_max_iterations: int = 40
+    em_tolerance: float = 1e-5
+    #: Fields whose exact agreement is weighted by the frequency of the agreed value.
+    term_frequency_fields: tuple[str, ...] = ("first_name", "last_name", "dob", "location")
+    seed: int = 42
