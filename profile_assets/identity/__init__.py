@@ -1,0 +1,15 @@
+"""Identity resolution: person records from many systems -> one stable profile id per person."""
+
+from profile_assets.identity.engine import ResolutionResult, resolve_records
+from profile_assets.identity.metrics import pairwise_metrics
+from profile_assets.identity.overrides import Overrides, load_overrides
+from profile_assets.identity.settings import ResolutionSettings
+
+__all__ = [
+    "Overrides",
+    "ResolutionResult",
+    "ResolutionSettings",
+    "load_overrides",
+    "pairwise_metrics",
+    "resolve_records",
+]

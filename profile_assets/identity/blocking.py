@@ -1,0 +1,116 @@
+"""Candidate pairs: records that agree exactly on at least one blocking rule's keys.
+
+Blocking is a sort over integer codes (no string joins): per rule, records are grouped by
+their combined key and every pair inside a group becomes a candidate, unless the group is
+larger than the block-size cap — such groups are namesakes or shared values, and their pair
+count would grow quadratically with the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from profile_assets.identity.features import Features
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Unique pairs (left < right) and, per pair, a bit mask of the rules that produced it."""
+
+    left: np.ndarray
+    right: np.ndarray
+    rule_mask: np.ndarray
+    rule_names: tuple[str, ...]
+    pairs_per_rule: dict[str, int]
+    skipped_blocks_per_rule: dict[str, int]
+
+    def rules_of(self, mask: int) -> list[str]:
+        return [name for bit, name in enumerate(self.rule_names) if mask >> bit & 1]
+
+
+def rule_name(rule: tuple[str, ...]) -> str:
+    return "+".join(rule)
+
+
+def cap_frequent_values(features: Features, fields: tuple[str, ...], cap: int) -> dict[str, int]:
+    """Turn identifier values shared by more than `cap` records into missing values.
+
+    A mailbox or phone number used by many people (info@, a switchboard) is evidence of
+    nothing, so it must neither create candidates nor count as agreement. Mutates the codes
+    in place; returns how many distinct values were removed per field.
+    """
+    removed = {}
+    for name in fields:
+        codes = features.fields[name].codes
+        present = codes >= 0
+        counts = np.bincount(codes[present], minlength=len(features.fields[name].values))
+        frequent = counts > cap
+        codes[present & frequent[np.where(present, codes, 0)]] = -1
+        removed[name] = int(frequent.sum())
+    return removed
+
+
+def combined_key(features: Features, fields: tuple[str, ...]) -> np.ndarray:
+    """Dense int64 code of the tuple of field codes; -1 where any field is missing."""
+    key = np.zeros(features.n, dtype=np.int64)
+    missing = np.zeros(features.n, dtype=bool)
+    for name in fields:
+        codes = features.fields[name].codes
+        missing |= codes < 0
+        _, key = np.unique(key * (len(features.fields[name].values) + 1) + codes + 1,
+                           return_inverse=True)  # fmt: skip
+        key = key.astype(np.int64)
+    key[missing] = -1
+    return key
+
+
+def pairs_within_groups(key: np.ndarray, max_group: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """All (i, j), i < j, sharing a key, from groups of 2..max_group records.
+
+    Returns left, right and the number of groups skipped for being too large.
+    """
+    members = np.nonzero(key >= 0)[0]
+    order = np.argsort(key[members], kind="stable")
+    members, sorted_keys = members[order], key[members][order]
+    _, starts, sizes = np.unique(sorted_keys, return_index=True, return_counts=True)
+    keep = (sizes >= 2) & (sizes <= max_group)
+    skipped = int((sizes > max_group).sum())
+    kept = np.repeat(keep, sizes)
+    members, sizes = members[kept], sizes[keep]
+    ends = np.repeat(np.cumsum(sizes), sizes)
+    partners = ends - np.arange(len(members)) - 1
+    total = int(partners.sum())
+    first = np.repeat(np.arange(len(members)), partners)
+    step = np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners) + 1
+    a, b = members[first], members[first + step]
+    return np.minimum(a, b), np.maximum(a, b), skipped
+
+
+def candidate_pairs(
+    features: Features, rules: tuple[tuple[str, ...], ...], max_block_size: int
+) -> Candidates:
+    """Union of the pairs of every rule, each pair once with the rules that found it."""
+    n = np.int64(max(features.n, 1))
+    codes, masks, per_rule, skipped = [], [], {}, {}
+    for bit, rule in enumerate(rules):
+        left, right, too_big = pairs_within_groups(combined_key(features, rule), max_block_size)
+        codes.append(left * n + right)
+        masks.append(np.full(len(left), 1 << bit, dtype=np.int64))
+        per_rule[rule_name(rule)] = len(left)
+        skipped[rule_name(rule)] = too_big
+    all_codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+    all_masks = np.concatenate(masks) if masks else np.zeros(0, np.int64)
+    order = np.argsort(all_codes, kind="stable")
+    all_codes, all_masks = all_codes[order], all_masks[order]
+    unique, starts = np.unique(all_codes, return_index=True)
+    mask = np.bitwise_or.reduceat(all_masks, starts) if len(unique) else all_masks
+    return Candidates(
+        left=unique // n,
+        right=unique % n,
+        rule_mask=mask,
+        rule_names=tuple(rule_name(r) for r in rules),
+        pairs_per_rule=per_rule,
+        skipped_blocks_per_rule=skipped,
+    )

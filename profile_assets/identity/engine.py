@@ -1,0 +1,362 @@
+"""Identity resolution facade: person records in, identity map (record -> profile) out.
+
+    features -> frequency caps -> blocking -> comparisons -> EM (m, u, prior) -> scores
+    -> accepted links (+ overrides) -> guarded clustering -> stable ids -> identity map
+
+The same function serves the Dagster assets and the `profile-assets resolve` CLI. It never
+sees ground truth; everything it needs is estimated on the records it is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from profile_assets.identity import blocking, clustering, evidence, fellegi_sunter
+from profile_assets.identity.comparisons import MISSING, Comparison, compare, default_comparisons
+from profile_assets.identity.features import Features, build_features, record_keys
+from profile_assets.identity.overrides import Overrides, load_overrides, pair_indices
+from profile_assets.identity.settings import ResolutionSettings
+from profile_assets.identity.stable_ids import assign_profile_ids
+
+DEFAULT_SOURCE = "records"
+IDENTITY_MAP_COLUMNS = [
+    "source", "source_record_id", "profile_id", "match_rule", "match_probability", "evidence",
+]  # fmt: skip
+IDENTIFIER_FIELDS = ("email", "phone", "link_id")
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class ResolutionResult:
+    """identity_map: one row per input record, in input order (IDENTITY_MAP_COLUMNS).
+    links: accepted links between records; refused_links: links a guard or conflict refused;
+    events: merges/splits against the previous map; stats: counts, timings and the model."""
+
+    identity_map: pd.DataFrame
+    links: pd.DataFrame
+    refused_links: pd.DataFrame
+    events: pd.DataFrame
+    stats: dict = field(default_factory=dict)
+
+
+def resolve_records(
+    records: pd.DataFrame,
+    *,
+    previous_map: pd.DataFrame | None = None,
+    overrides: Overrides | str | Path | None = None,
+    settings: ResolutionSettings | None = None,
+    progress: Progress | None = None,
+) -> ResolutionResult:
+    """Resolve canonical person records into profiles.
+
+    `records`: `record_id` (required), `source` (optional), any of the canonical person
+    fields (`features.PERSON_FIELDS`) and optionally `link_id`. `previous_map`: an earlier
+    identity map (`source`, `source_record_id`, `profile_id`) whose ids are carried forward.
+    `overrides`: an `Overrides` or the path of the reviewed overrides YAML.
+    """
+    settings = settings or ResolutionSettings()
+    report = progress or (lambda stage, fraction: None)
+    timer = _Timer(report)
+    records = _validated(records)
+    if isinstance(overrides, str | Path):
+        overrides = load_overrides(overrides)
+    overrides = overrides or Overrides()
+
+    features = build_features(records)
+    capped = blocking.cap_frequent_values(
+        features, IDENTIFIER_FIELDS, settings.max_records_per_identifier
+    )
+    timer.lap("features", 0.15)
+
+    candidates = blocking.candidate_pairs(
+        features, settings.blocking_rules, settings.max_block_size
+    )
+    timer.lap("blocking", 0.3)
+
+    comparisons = default_comparisons()
+    gamma = compare(comparisons, features, candidates.left, candidates.right)
+    timer.lap("comparisons", 0.55)
+
+    model = _estimate(comparisons, features, gamma, settings)
+    weights = fellegi_sunter.field_weights(
+        model, comparisons, features, gamma, candidates.left, settings.term_frequency_fields
+    )
+    log2_odds = model.prior_weight() + weights.sum(axis=1)
+    probability = fellegi_sunter.probability(log2_odds)
+    timer.lap("scoring", 0.7)
+
+    links, refused_pairs = _links(comparisons, candidates, gamma, probability, settings)
+    must = pair_indices(overrides.must_link, features.record_keys)
+    never = pair_indices(overrides.never_link, features.record_keys)
+    links = _with_must_links(links, must[:2])
+    guards = clustering.Guards(
+        settings.max_cluster_size, settings.max_emails_per_profile, settings.max_phones_per_profile
+    )
+    clusters = clustering.cluster(features, links, never[:2], guards)
+    timer.lap("clustering", 0.85)
+
+    refused = pd.concat([refused_pairs, clusters.refused], ignore_index=True)
+    previous = _previous_ids(previous_map)
+    profile_ids, events = assign_profile_ids(features.record_keys, clusters.labels, previous)
+    events = _with_reasons(events, refused, features, previous)
+    identity_map = _identity_map(
+        records, features, comparisons, candidates, gamma, weights, log2_odds, probability,
+        links, clusters.labels, profile_ids,
+    )  # fmt: skip
+    timer.lap("identity_map", 1.0)
+
+    stats = {
+        "records": features.n,
+        "profiles": int(identity_map["profile_id"].nunique()),
+        "candidate_pairs": len(candidates.left),
+        "pairs_per_rule": candidates.pairs_per_rule,
+        "skipped_blocks_per_rule": candidates.skipped_blocks_per_rule,
+        "shared_identifier_values_removed": capped,
+        "links_accepted": int((~links.forced).sum()),
+        "must_links": int(links.forced.sum()),
+        "never_links": len(never[0]),
+        "overrides_not_found": must[2] + never[2],
+        "links_refused": refused["reason"].value_counts().to_dict(),
+        "guarded_components": clusters.guarded_components,
+        "largest_profile": int(np.bincount(clusters.labels).max()) if features.n else 0,
+        "model": model.as_dict(),
+        "seconds": timer.seconds,
+    }
+    return ResolutionResult(
+        identity_map=identity_map,
+        links=_link_frame(records, links),
+        refused_links=_refused_frame(records, refused),
+        events=events,
+        stats=stats,
+    )
+
+
+class _Timer:
+    def __init__(self, report: Progress) -> None:
+        self.report, self.seconds, self.start = report, {}, time.perf_counter()
+
+    def lap(self, stage: str, fraction: float) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self.start, 3)
+        self.start = now
+        self.report(stage, fraction)
+
+
+def _validated(records: pd.DataFrame) -> pd.DataFrame:
+    if "record_id" not in records.columns:
+        raise ValueError("records need a `record_id` column")
+    if records["record_id"].isna().any():
+        raise ValueError("records have an empty `record_id`")
+    out = records.reset_index(drop=True).copy()
+    if "source" not in out.columns:
+        out["source"] = DEFAULT_SOURCE
+    out["source"] = out["source"].fillna(DEFAULT_SOURCE).astype(str)
+    out["record_id"] = out["record_id"].astype(str)
+    duplicated = out.duplicated(["source", "record_id"])
+    if duplicated.any():
+        examples = out.loc[duplicated, "record_id"].head(5).tolist()
+        raise ValueError(f"duplicate record ids within a source: {examples}")
+    return out
+
+
+def _estimate(
+    comparisons: tuple[Comparison, ...],
+    features: Features,
+    gamma: np.ndarray,
+    settings: ResolutionSettings,
+) -> fellegi_sunter.ModelParameters:
+    n = features.n
+    sample = min(settings.u_sample_pairs, max(n * (n - 1) // 2, 1))
+    if n < 2:
+        sample = 0
+    left, right = fellegi_sunter.random_pairs(max(n, 2), sample, settings.seed)
+    random_gamma = compare(comparisons, features, left, right)
+    chance = fellegi_sunter.chance_agreement(comparisons, features, random_gamma)
+    return fellegi_sunter.estimate(
+        comparisons,
+        gamma,
+        chance,
+        n,
+        max_iterations=settings.em_max_iterations,
+        tolerance=settings.em_tolerance,
+    )
+
+
+def _links(
+    comparisons: tuple[Comparison, ...],
+    candidates: blocking.Candidates,
+    gamma: np.ndarray,
+    probability: np.ndarray,
+    settings: ResolutionSettings,
+) -> tuple[clustering.Links, pd.DataFrame]:
+    """Pairs above the link threshold; a pair whose own strong identifiers conflict (different
+    birth dates or link ids) is accepted only as a strong link."""
+    level = {c.name: gamma[:, k] for k, c in enumerate(comparisons)}
+    exact = {c.name: level[c.name] == c.exact_level for c in comparisons}
+    strong = (probability >= settings.strong_link_threshold) & (exact["email"] | exact["phone"])
+    dob_conflict = level["dob"] == 0
+    link_conflict = level["link_id"] == 0
+    conflict = dob_conflict | link_conflict
+    above = probability >= settings.link_threshold
+    accepted = above & (~conflict | strong)
+    refused_idx = np.nonzero(above & ~accepted)[0]
+    refused = pd.DataFrame(
+        {
+            "left": candidates.left[refused_idx],
+            "right": candidates.right[refused_idx],
+            "probability": probability[refused_idx],
+            "reason": np.where(
+                dob_conflict[refused_idx],
+                clustering.REASON_DOB,
+                clustering.REASON_LINK,
+            ),
+        }
+    )
+    idx = np.nonzero(accepted)[0]
+    links = clustering.Links(
+        left=candidates.left[idx],
+        right=candidates.right[idx],
+        probability=probability[idx],
+        strong=strong[idx],
+        forced=np.zeros(len(idx), dtype=bool),
+        pair_index=idx,
+    )
+    return links, refused
+
+
+def _with_must_links(links: clustering.Links, must: tuple[np.ndarray, np.ndarray]) -> clustering.Links:
+    left, right = np.minimum(*must), np.maximum(*must)
+    count = len(left)
+    return clustering.Links(
+        left=np.concatenate([links.left, left]),
+        right=np.concatenate([links.right, right]),
+        probability=np.concatenate([links.probability, np.ones(count)]),
+        strong=np.concatenate([links.strong, np.ones(count, dtype=bool)]),
+        forced=np.concatenate([links.forced, np.ones(count, dtype=bool)]),
+        pair_index=np.concatenate([links.pair_index, np.full(count, -1, dtype=np.int64)]),
+    )
+
+
+def _previous_ids(previous_map: pd.DataFrame | None) -> pd.Series | None:
+    if previous_map is None or previous_map.empty:
+        return None
+    keys = record_keys(previous_map["source"], previous_map["source_record_id"])
+    return pd.Series(previous_map["profile_id"].to_numpy(), index=keys, dtype=object)
+
+
+def _with_reasons(
+    events: pd.DataFrame, refused: pd.DataFrame, features: Features, previous: pd.Series | None
+) -> pd.DataFrame:
+    """Why each merge/split happened: splits name the guard that refused a link between
+    records of the old profile, if any; otherwise its links fell below the threshold."""
+    out = events.copy()
+    out["reason"] = np.where(out["event"] == "merge", "linked above threshold", "")
+    if previous is not None and len(refused):
+        old = previous.reindex(features.record_keys).to_numpy()
+        same_old = old[refused["left"].to_numpy()] == old[refused["right"].to_numpy()]
+        by_profile = (
+            pd.DataFrame({"prev": old[refused["left"].to_numpy()], "reason": refused["reason"]})[
+                same_old
+            ]
+            .groupby("prev")["reason"]
+            .agg(lambda r: ",".join(sorted(set(r))))
+        )
+        split = out["event"] == "split"
+        out.loc[split, "reason"] = out.loc[split, "profile_id"].map(by_profile)
+    out.loc[(out["event"] == "split") & (out["reason"].fillna("") == ""), "reason"] = (
+        "links no longer above threshold"
+    )
+    return out.drop(columns=["label"])
+
+
+def _identity_map(
+    records: pd.DataFrame,
+    features: Features,
+    comparisons: tuple[Comparison, ...],
+    candidates: blocking.Candidates,
+    gamma: np.ndarray,
+    weights: np.ndarray,
+    log2_odds: np.ndarray,
+    probability: np.ndarray,
+    links: clustering.Links,
+    labels: np.ndarray,
+    profile_ids: np.ndarray,
+) -> pd.DataFrame:
+    n = features.n
+    best_link, partner = evidence.best_link_per_record(
+        n, links.left, links.right, links.probability, labels
+    )
+    has = best_link >= 0
+    pair = np.where(has, links.pair_index[np.maximum(best_link, 0)], -1)
+    modelled = pair >= 0
+    rule = np.full(n, evidence.RULE_SINGLETON, dtype=object)
+    rule[has] = evidence.RULE_MUST_LINK
+    rule[modelled] = evidence.RULE_MODEL
+    match_probability = np.ones(n)
+    match_probability[modelled] = probability[pair[modelled]]
+    sources, ids = records["source"].to_numpy(object), records["record_id"].to_numpy(object)
+    rows = np.nonzero(modelled)[0]
+    field_levels, field_weights = {}, {}
+    for k, comparison in enumerate(comparisons):
+        levels = gamma[pair[rows], k]
+        names = np.array(comparison.level_names, dtype=object)[np.maximum(levels, 0)]
+        field_levels[comparison.name] = np.where(levels == MISSING, None, names)
+        field_weights[comparison.name] = weights[pair[rows], k]
+    blocked_on = np.array(
+        [",".join(candidates.rules_of(int(m))) for m in candidates.rule_mask[pair[rows]]],
+        dtype=object,
+    )
+    rendered = evidence.render_evidence(
+        sources[partner[rows]], ids[partner[rows]], probability[pair[rows]],
+        log2_odds[pair[rows]], blocked_on, field_levels, field_weights,
+    )  # fmt: skip
+    evidence_json = np.full(n, "{}", dtype=object)
+    evidence_json[rows] = rendered
+    must_rows = np.nonzero(has & ~modelled)[0]
+    evidence_json[must_rows] = [
+        f'{{"must_link": {{"source": "{sources[p]}", "record_id": "{ids[p]}"}}}}'
+        for p in partner[must_rows]
+    ]
+    return pd.DataFrame(
+        {
+            "source": sources,
+            "source_record_id": ids,
+            "profile_id": profile_ids,
+            "match_rule": rule,
+            "match_probability": match_probability,
+            "evidence": evidence_json,
+        }
+    )
+
+
+def _link_frame(records: pd.DataFrame, links: clustering.Links) -> pd.DataFrame:
+    return _pair_frame(records, links.left, links.right, {
+        "probability": links.probability, "forced": links.forced,
+    })  # fmt: skip
+
+
+def _refused_frame(records: pd.DataFrame, refused: pd.DataFrame) -> pd.DataFrame:
+    return _pair_frame(records, refused["left"].to_numpy(np.int64),
+                       refused["right"].to_numpy(np.int64),
+                       {"probability": refused["probability"].to_numpy(),
+                        "reason": refused["reason"].to_numpy()})  # fmt: skip
+
+
+def _pair_frame(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, extra: dict):
+    sources, ids = records["source"].to_numpy(object), records["record_id"].to_numpy(object)
+    return pd.DataFrame(
+        {
+            "left_source": sources[left],
+            "left_record_id": ids[left],
+            "right_source": sources[right],
+            "right_record_id": ids[right],
+            **extra,
+        }
+    )
+

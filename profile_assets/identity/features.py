@@ -1,0 +1,171 @@
+"""Person records -> integer-coded match keys, the only form the rest of the engine sees.
+
+Every field becomes `codes` (int64 per record, -1 = missing) over `values` (its distinct
+normalized strings). Codes make exact agreement an integer comparison, blocking a sort, and
+term frequencies a bincount; fuzzy scoring runs once per distinct pair of values, not per pair
+of records. Normalization runs once per distinct raw value for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from profile_assets.identity import _keys
+from profile_assets.staging import normalize
+
+PERSON_FIELDS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postcode",
+    "state",
+    "country",
+)
+#: Optional cross-system identifier: records with the same link id are the same account
+#: (e.g. a storefront customer and the CRM contact holding its `storefront_customer_id`).
+LINK_FIELD = "link_id"
+KEY_SEPARATOR = "\x1f"
+#: Region for reading phone numbers without "+" when a record has no country.
+DEFAULT_REGION = "US"
+
+
+@dataclass(frozen=True)
+class CodedField:
+    codes: np.ndarray
+    values: np.ndarray
+
+    def strings(self, codes: np.ndarray) -> np.ndarray:
+        """Values for `codes` (which must not be -1)."""
+        return self.values[codes]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Match keys of n records; `record_keys` are "source<US>record_id" strings."""
+
+    record_keys: np.ndarray
+    fields: dict[str, CodedField]
+
+    @property
+    def n(self) -> int:
+        return len(self.record_keys)
+
+
+def record_keys(sources: pd.Series, record_ids: pd.Series) -> np.ndarray:
+    return (sources.astype(str) + KEY_SEPARATOR + record_ids.astype(str)).to_numpy(dtype=object)
+
+
+def build_features(records: pd.DataFrame) -> Features:
+    """Match keys for canonical person records (`source`, `record_id` and any person fields)."""
+    col = _column_getter(records)
+    first, last = _names(col("first_name"), col("last_name"), col("full_name"))
+    names = _coded_pair(first, last)
+    country = normalize.normalize_country(col("country"))
+    fields = {
+        "email": _coded(normalize.email_match_key(col("email"))),
+        "phone": _coded(_phones(col("phone"), country)),
+        "link_id": _coded(_per_value(col(LINK_FIELD), _strip)),
+        "first_name": names[0],
+        "last_name": names[1],
+        "first_ph": _coded(normalize.name_phonetic_key(first)),
+        "last_ph": _coded(normalize.name_phonetic_key(last)),
+        "dob": _coded(_dates(col("date_of_birth"))),
+        "postcode": _coded(_postcodes(col("postcode"), country)),
+        "city": _coded(_per_value(col("city"), normalize.fold_key)),
+        "address": _coded(_per_value(col("address_line1"), _keys.clean_address)),
+    }
+    keys = record_keys(records["source"], records["record_id"])
+    return Features(record_keys=keys, fields=fields)
+
+
+def _phones(raw: pd.Series, country: pd.Series) -> pd.Series:
+    """E.164; values already in E.164 form skip the (slow, per-value) phonenumbers parse."""
+    text = raw.astype("string").str.strip()
+    ready = text.str.fullmatch(r"\+[1-9]\d{6,14}").fillna(False).astype(bool)
+    out = text.where(ready).astype(object)
+    rest = ~ready & text.notna()
+    if rest.any():
+        region = country[rest].fillna(DEFAULT_REGION)
+        out[rest] = normalize.normalize_phone(raw[rest], region)["phone"].to_numpy()
+    return out.where(out.notna(), None)
+
+
+def _postcodes(raw: pd.Series, country: pd.Series) -> pd.Series:
+    """Country-aware postcode, compared without spaces ("SW1A 1AA" = "sw1a1aa")."""
+    cleaned = normalize.normalize_postcode(raw, country)
+    return _per_value(cleaned, lambda v: v.replace(" ", "").replace("-", "") or None)
+
+
+def _column_getter(records: pd.DataFrame) -> Callable[[str], pd.Series]:
+    empty = pd.Series([None] * len(records), index=records.index, dtype=object)
+
+    def get(name: str) -> pd.Series:
+        return records[name].astype(object) if name in records.columns else empty
+
+    return get
+
+
+def _per_value(raw: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
+    """Apply a scalar normalizer once per distinct non-empty value."""
+    codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
+    mapped = np.array(
+        [None if _blank(u) else func(str(u)) for u in uniques] + [None], dtype=object
+    )
+    return pd.Series(mapped[codes], index=raw.index, dtype=object)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == ""
+
+
+def _strip(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _names(first: pd.Series, last: pd.Series, full: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Folded first word of the first name and folded whole last name ("van der Berg" ->
+    "vanderberg"); records with only a full name are split; placeholder names are missing."""
+    split = normalize.split_full_name(full)
+    first = first.where(first.notna(), split["first_name"])
+    last = last.where(last.notna(), split["last_name"])
+    first_word = _per_value(first, lambda v: _keys.real_name(v.split(" ")[0]))
+    return first_word, _per_value(last, _keys.real_name)
+
+
+def _dates(raw: pd.Series) -> pd.Series:
+    """ISO dates; unparseable, pre-1900 and future birth dates are missing."""
+    today = pd.Timestamp.today().normalize()
+
+    def parse(value: str) -> str | None:
+        stamp = pd.to_datetime(value, errors="coerce")
+        if pd.isna(stamp) or stamp.year < 1900 or stamp.tz_localize(None) > today:
+            return None
+        return stamp.strftime("%Y-%m-%d")
+
+    return _per_value(raw, parse)
+
+
+def _coded(values: pd.Series) -> CodedField:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return CodedField(codes.astype(np.int64), np.asarray(uniques, dtype=object))
+
+
+def _coded_pair(first: pd.Series, last: pd.Series) -> tuple[CodedField, CodedField]:
+    """First and last names over one vocabulary, so swapped names compare as codes."""
+    codes, uniques = pd.factorize(pd.concat([first, last], ignore_index=True))
+    values = np.asarray(uniques, dtype=object)
+    n = len(first)
+    return (
+        CodedField(codes[:n].astype(np.int64), values),
+        CodedField(codes[n:].astype(np.int64), values),
+    )

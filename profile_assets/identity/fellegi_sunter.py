@@ -1,0 +1,222 @@
+"""Fellegi-Sunter model estimated on the data being resolved: no labels, no tuned threshold.
+
+* u (how often two *different* people agree at a level by chance) comes from random record
+  pairs; for the exact level it is counted exactly from value frequencies (pairs sharing a
+  value), minus the pairs the model currently believes are matches.
+* m (how often the *same* person agrees at a level) and the prior are fitted by EM on the
+  candidate pairs.
+* The prior is the probability that two random records match, over all n(n-1)/2 pairs. Since
+  candidates are a function of the comparison vector, P(match | gamma) is the same for a
+  candidate as for any pair with that gamma, so Bayes' rule with this prior is calibrated at
+  every data size: the prior shrinks like 1/n while the chance of a namesake grows, which is
+  exactly what a fixed score threshold gets wrong.
+* At scoring time, exact agreement on a frequent value (John, Smith, 1970-01-01) weighs less
+  than agreement on a rare one (term-frequency adjustment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from profile_assets.identity.comparisons import MISSING, Comparison
+from profile_assets.identity.features import Features
+
+_PSEUDO_COUNT = 1.0
+_M_BOUNDS = (1e-4, 1 - 1e-4)
+
+
+@dataclass(frozen=True)
+class ModelParameters:
+    """Per comparison: m and u per level; the prior match probability over all pairs."""
+
+    comparison_names: tuple[str, ...]
+    level_names: tuple[tuple[str, ...], ...]
+    m: tuple[np.ndarray, ...]
+    u: tuple[np.ndarray, ...]
+    prior: float
+    iterations: int
+    expected_matches: float
+
+    def level_weights(self) -> list[np.ndarray]:
+        """log2 Bayes factor per level of each comparison."""
+        return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1 - self.prior)))
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary for metadata: m, u and weight per level."""
+        return {
+            "prior": self.prior,
+            "prior_weight": self.prior_weight(),
+            "iterations": self.iterations,
+            "expected_matches": self.expected_matches,
+            "comparisons": {
+                name: {
+                    level: {"m": float(m[i]), "u": float(u[i]), "weight": float(np.log2(m[i] / u[i]))}
+                    for i, level in enumerate(levels)
+                }
+                for name, levels, m, u in zip(
+                    self.comparison_names, self.level_names, self.m, self.u, strict=True
+                )
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ChanceAgreement:
+    """What random pairs tell about u: level frequencies, and exact-value collision counts."""
+
+    random_level_counts: tuple[np.ndarray, ...]
+    collision_pairs: np.ndarray
+    comparable_pairs: np.ndarray
+
+
+def random_pairs(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, n, size=size)
+    right = rng.integers(0, n - 1, size=size)
+    right = right + (right >= left)  # never pair a record with itself
+    return left, right
+
+
+def chance_agreement(
+    comparisons: tuple[Comparison, ...], features: Features, random_gamma: np.ndarray
+) -> ChanceAgreement:
+    counts, collisions, comparable = [], [], []
+    for k, comparison in enumerate(comparisons):
+        levels = random_gamma[:, k]
+        counts.append(np.bincount(levels[levels != MISSING], minlength=len(comparison.level_names)))
+        codes = features.fields[comparison.tf_field].codes
+        value_counts = np.bincount(codes[codes >= 0]).astype(np.float64)
+        present = value_counts.sum()
+        collisions.append((value_counts * (value_counts - 1) / 2).sum())
+        comparable.append(present * (present - 1) / 2)
+    return ChanceAgreement(tuple(counts), np.array(collisions), np.array(comparable))
+
+
+def estimate(
+    comparisons: tuple[Comparison, ...],
+    candidate_gamma: np.ndarray,
+    chance: ChanceAgreement,
+    n_records: int,
+    *,
+    max_iterations: int,
+    tolerance: float,
+) -> ModelParameters:
+    """EM over the distinct gamma patterns of the candidate pairs (fast: few thousand rows)."""
+    patterns, pattern_counts = np.unique(candidate_gamma, axis=0, return_counts=True)
+    pattern_counts = pattern_counts.astype(np.float64)
+    total_pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    sizes = [len(c.level_names) for c in comparisons]
+    m = [_initial_m(size) for size in sizes]
+    prior = min(0.5 * len(candidate_gamma) / total_pairs, 0.5) or 1e-12
+    u = _u_estimate(comparisons, chance, patterns, pattern_counts, np.zeros(len(patterns)))
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        posterior = _posterior(patterns, m, u, prior)
+        new_m = _m_step(patterns, pattern_counts * posterior, sizes)
+        expected = float((pattern_counts * posterior).sum())
+        prior = min(max(expected / total_pairs, 1e-15), 0.5)
+        u = _u_estimate(comparisons, chance, patterns, pattern_counts, posterior)
+        delta = max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True))
+        m = new_m
+        if delta < tolerance:
+            break
+    posterior = _posterior(patterns, m, u, prior)
+    return ModelParameters(
+        comparison_names=tuple(c.name for c in comparisons),
+        level_names=tuple(c.level_names for c in comparisons),
+        m=tuple(m),
+        u=tuple(u),
+        prior=prior,
+        iterations=iterations,
+        expected_matches=float((pattern_counts * posterior).sum()),
+    )
+
+
+def _initial_m(levels: int) -> np.ndarray:
+    """Start believing matches mostly agree exactly, rarely differ."""
+    m = np.geomspace(0.02, 1.0, levels)
+    m[-1] = 4 * m[:-1].sum() if levels > 1 else 1.0
+    return m / m.sum()
+
+
+def _posterior(patterns: np.ndarray, m: list, u: list, prior: float) -> np.ndarray:
+    weights = [np.log2(mk / uk) for mk, uk in zip(m, u, strict=True)]
+    return probability(pattern_weights(patterns, weights) + np.log2(prior / (1 - prior)))
+
+
+def pattern_weights(gamma: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+    """Sum of level weights per row; missing comparisons contribute nothing."""
+    total = np.zeros(len(gamma))
+    for k, w in enumerate(weights):
+        levels = gamma[:, k]
+        total += np.where(levels == MISSING, 0.0, w[np.maximum(levels, 0)])
+    return total
+
+
+def probability(log2_odds: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp2(-np.clip(log2_odds, -200, 200)))
+
+
+def _m_step(patterns: np.ndarray, weighted: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    m = []
+    for k, size in enumerate(sizes):
+        levels = patterns[:, k]
+        present = levels != MISSING
+        sums = np.bincount(levels[present], weights=weighted[present], minlength=size)
+        mk = np.clip((sums + 1e-6) / (sums.sum() + 1e-6 * size), *_M_BOUNDS)
+        m.append(mk / mk.sum())
+    return m
+
+
+def _u_estimate(
+    comparisons: tuple[Comparison, ...],
+    chance: ChanceAgreement,
+    patterns: np.ndarray,
+    pattern_counts: np.ndarray,
+    posterior: np.ndarray,
+) -> list[np.ndarray]:
+    """u per level: exact level from collisions not explained by matches, the rest from the
+    random pairs' non-exact levels, rescaled to fill the remaining probability."""
+    u = []
+    for k, comparison in enumerate(comparisons):
+        exact = comparison.exact_level
+        matched_exact = float((pattern_counts * posterior)[patterns[:, k] == exact].sum())
+        comparable = max(chance.comparable_pairs[k], 1.0)
+        chance_exact = max(chance.collision_pairs[k] - matched_exact, 0.0) + _PSEUDO_COUNT
+        u_exact = min(chance_exact / comparable, 0.5)
+        others = chance.random_level_counts[k][:exact].astype(np.float64) + _PSEUDO_COUNT
+        uk = np.append(others / others.sum() * (1 - u_exact), u_exact)
+        u.append(uk)
+    return u
+
+
+def field_weights(
+    params: ModelParameters,
+    comparisons: tuple[Comparison, ...],
+    features: Features,
+    gamma: np.ndarray,
+    left: np.ndarray,
+    tf_comparisons: tuple[str, ...],
+) -> np.ndarray:
+    """Weight (log2 Bayes factor) per pair and comparison, exact agreement on the comparisons
+    in `tf_comparisons` weighted by how common the agreed value is."""
+    level_weights = params.level_weights()
+    weights = np.zeros(gamma.shape, dtype=np.float64)
+    for k, comparison in enumerate(comparisons):
+        levels = gamma[:, k]
+        weights[:, k] = np.where(levels == MISSING, 0.0, level_weights[k][np.maximum(levels, 0)])
+        if comparison.name not in tf_comparisons:
+            continue
+        exact = levels == comparison.exact_level
+        field = features.fields[comparison.tf_field]
+        codes = field.codes
+        value_counts = np.bincount(codes[codes >= 0], minlength=len(field.values))
+        present = max(int(value_counts.sum()), 1)
+        u_value = np.maximum(value_counts[codes[left[exact]]], 1) / present
+        weights[exact, k] = np.log2(params.m[k][comparison.exact_level] / u_value)
+    return weights

@@ -1,0 +1,281 @@
+"""The ways real records of one person disagree: typos, nicknames, formats, gaps, breakage.
+
+Each function takes an array of clean values and returns a dirty copy, touching a random share
+of the elements. Only the touched elements go through Python string code, so the cost follows
+the amount of dirt, not the size of the world.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from profile_assets.sandbox.pools import Pools
+
+_KEYBOARD_NEIGHBOURS = {
+    "a": "sqwz", "b": "vghn", "c": "xdfv", "d": "serfcx", "e": "wsdr", "f": "drtgvc",
+    "g": "ftyhbv", "h": "gyujnb", "i": "ujko", "j": "huikmn", "k": "jiolm", "l": "kop",
+    "m": "njk", "n": "bhjm", "o": "iklp", "p": "ol", "q": "wa", "r": "edft", "s": "awedxz",
+    "t": "rfgy", "u": "yhji", "v": "cfgb", "w": "qase", "x": "zsdc", "y": "tghu", "z": "asx",
+}  # fmt: skip
+_STREET_ABBREVIATIONS = {
+    "Street": "St", "Avenue": "Ave", "Road": "Rd", "Drive": "Dr", "Lane": "Ln",
+    "Court": "Ct", "Boulevard": "Blvd", "Place": "Pl", "Square": "Sq", "Terrace": "Ter",
+}  # fmt: skip
+_EMAIL_DOMAIN_TYPOS = {
+    "gmail.com": "gmial.com", "yahoo.com": "yaho.com", "hotmail.com": "hotmial.com",
+    "outlook.com": "outlok.com", "icloud.com": "iclod.com",
+}  # fmt: skip
+_PLUS_TAGS = ("shop", "news", "orders", "promo", "2024", "deals")
+
+
+@dataclass(frozen=True)
+class NameDirt:
+    """Per-source probabilities of each name defect."""
+
+    nickname: float
+    typo: float
+    swap: float
+    case: float
+
+
+def pick(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
+    """Positions of a random share p of n elements."""
+    return np.flatnonzero(rng.random(n) < p)
+
+
+def apply(values: np.ndarray, where: np.ndarray, func: Callable, *args: np.ndarray) -> None:
+    """values[where] = func(value, *per-element args), in place, in Python only for `where`."""
+    if len(where) == 0:
+        return
+    columns = [values[where], *(a[where] if len(a) == len(values) else a for a in args)]
+    result = np.empty(len(where), dtype=object)
+    result[:] = [func(*row) for row in zip(*columns, strict=True)]
+    values[where] = result
+
+
+def ascii_fold(text: str) -> str:
+    """Email local parts are ASCII: drop accents and anything not a letter."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in folded.lower() if ch.isalpha())
+
+
+def typo(text: str, kind: int, position: float) -> str:
+    """One keyboard slip: drop, double, swap or hit a neighbouring key."""
+    if len(text) < 3:
+        return text
+    i = 1 + int(position * (len(text) - 2))
+    ch = text[i]
+    if kind == 0:
+        return text[:i] + text[i + 1 :]
+    if kind == 1:
+        return text[:i] + ch + text[i:]
+    if kind == 2:
+        return text[: i - 1] + ch + text[i - 1] + text[i + 1 :]
+    near = _KEYBOARD_NEIGHBOURS.get(ch.lower(), ch)
+    swap = near[int(position * 997) % len(near)]
+    return text[:i] + (swap.upper() if ch.isupper() else swap) + text[i + 1 :]
+
+
+def add_typos(rng: np.random.Generator, values: np.ndarray, p: float) -> None:
+    where = pick(rng, len(values), p)
+    kinds = rng.integers(0, 4, len(where))
+    positions = rng.random(len(where))
+    apply(values, where, typo, kinds, positions)
+
+
+def dirty_names(
+    rng: np.random.Generator,
+    first_idx: np.ndarray,
+    last: np.ndarray,
+    pools: Pools,
+    dirt: NameDirt,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last names as a source recorded them: nicknames, typos, swaps, odd case."""
+    first = pools.first_names[first_idx]
+    last = last.copy()
+    nick_count = pools.nick_count[first_idx]
+    nick = np.flatnonzero((rng.random(len(first)) < dirt.nickname) & (nick_count > 0))
+    choice = (rng.random(len(nick)) * nick_count[nick]).astype(np.int64)
+    first[nick] = pools.nick_table[first_idx[nick], choice]
+    add_typos(rng, first, dirt.typo / 2)
+    add_typos(rng, last, dirt.typo / 2)
+    swap = pick(rng, len(first), dirt.swap)
+    first[swap], last[swap] = last[swap], first[swap].copy()
+    case = pick(rng, len(first), dirt.case)
+    upper = rng.random(len(case)) < 0.5
+    for values in (first, last):
+        apply(values, case[upper], str.upper)
+        apply(values, case[~upper], str.lower)
+    return first, last
+
+
+def plus_tag(email: str, tag_index: int) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local}+{_PLUS_TAGS[tag_index % len(_PLUS_TAGS)]}@{domain}"
+
+
+def _dots(email: str, position: float) -> str:
+    """Gmail ignores dots, so people type them differently from one form to the next."""
+    local, _, domain = email.partition("@")
+    if "." in local:
+        return local.replace(".", "", 1) + "@" + domain
+    i = 1 + int(position * max(len(local) - 2, 1))
+    return f"{local[:i]}.{local[i:]}@{domain}"
+
+
+def _domain_typo(email: str, position: float) -> str:
+    local, _, domain = email.partition("@")
+    bad = _EMAIL_DOMAIN_TYPOS.get(domain)
+    return f"{local}@{bad}" if bad else typo(local, 3, position) + "@" + domain
+
+
+def _mixed_case(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1].upper()}{local[1:]}@{domain.capitalize()}"
+
+
+def vary_emails(rng: np.random.Generator, emails: np.ndarray, where: np.ndarray) -> None:
+    """Rewrite emails[where] as the same mailbox spelled differently (plus tag, dots, typo)."""
+    kind = rng.integers(0, 3, len(where))
+    number = rng.random(len(where))
+    apply(emails, where[kind == 0], plus_tag, (number[kind == 0] * 60).astype(int))
+    apply(emails, where[kind == 1], _dots, number[kind == 1])
+    apply(emails, where[kind == 2], _domain_typo, number[kind == 2])
+
+
+def vary_email_case(rng: np.random.Generator, emails: np.ndarray, p: float) -> None:
+    where = pick(rng, len(emails), p)
+    where = where[np.array([e is not None for e in emails[where]], dtype=bool)]
+    upper = rng.random(len(where)) < 0.3
+    apply(emails, where[upper], str.upper)
+    apply(emails, where[~upper], _mixed_case)
+
+
+def make_unique(rng: np.random.Generator, emails: np.ndarray) -> None:
+    """Sources that key accounts by email refuse a second account with the same address
+    (case-insensitively), so the later account ends up with a plus-tagged or numbered one."""
+    for attempt in range(10):
+        lower = np.array([e.lower() if e is not None else None for e in emails], dtype=object)
+        present = np.flatnonzero(lower != None)  # noqa: E711 - elementwise on object array
+        _, first_seen = np.unique(lower[present].astype(str), return_index=True)
+        dup = np.setdiff1d(np.arange(len(present)), first_seen)
+        if len(dup) == 0:
+            return
+        where = present[dup]
+        tags = rng.integers(0, 1000, len(where)) + attempt * 1000
+        apply(emails, where, plus_tag, tags)
+
+
+def malformed_email(email: str | None, kind: int) -> str:
+    """Emails as legacy forms let them through."""
+    email = email or "unknown@example.com"
+    local, _, domain = email.partition("@")
+    return (f"{local}@@{domain}", f"{local}.{domain}", f"{local}@", f"{local}@{domain}.")[kind % 4]
+
+
+def blank(rng: np.random.Generator, values: np.ndarray, p: float) -> None:
+    values[pick(rng, len(values), p)] = None
+
+
+def abbreviate_street(line: str, upper: int) -> str:
+    for word, short in _STREET_ABBREVIATIONS.items():
+        if line.endswith(word):
+            line = line[: -len(word)] + short
+            break
+    return line.upper() if upper else line
+
+
+def vary_addresses(rng: np.random.Generator, line1: np.ndarray, p: float) -> None:
+    where = pick(rng, len(line1), p)
+    apply(line1, where, abbreviate_street, (rng.random(len(where)) < 0.2).astype(int))
+
+
+def vary_postcodes(rng: np.random.Generator, postcode: np.ndarray, country: np.ndarray, p: float):
+    """Spreadsheets drop US leading zeros; people add ZIP+4 or drop the space in UK codes."""
+    where = pick(rng, len(postcode), p)
+    extra = rng.integers(1000, 9999, len(where))
+    apply(postcode, where, _vary_postcode, country, extra)
+
+
+def _vary_postcode(code: str | None, country: str, extra: int) -> str | None:
+    if code is None:
+        return None
+    if country == "US":
+        return code.lstrip("0") if code.startswith("0") else f"{code}-{extra}"
+    if country in ("GB", "CA", "NL"):
+        return code.replace(" ", "").lower()
+    return code
+
+
+# National significant number -> rendered phone, per country, in a fixed order of styles:
+# 0 national pretty, 1 international pretty, 2 E.164, 3 digits only, 4 a local habit.
+_PHONE_STYLES: dict[str, tuple[Callable[[str], str], ...]] = {
+    "US": (
+        lambda d: f"({d[:3]}) {d[3:6]}-{d[6:]}",
+        lambda d: f"+1 {d[:3]}-{d[3:6]}-{d[6:]}",
+        lambda d: f"+1{d}",
+        lambda d: d,
+        lambda d: f"{d[:3]}.{d[3:6]}.{d[6:]}",
+    ),
+    "GB": (
+        lambda d: f"0{d[:4]} {d[4:]}",
+        lambda d: f"+44 {d[:4]} {d[4:]}",
+        lambda d: f"+44{d}",
+        lambda d: f"0{d}",
+        lambda d: f"+44 (0){d[:4]} {d[4:]}",
+    ),
+    "DE": (
+        lambda d: f"0{d[:3]} {d[3:]}",
+        lambda d: f"+49 {d[:3]} {d[3:]}",
+        lambda d: f"+49{d}",
+        lambda d: f"0{d}",
+        lambda d: f"0{d[:3]}/{d[3:]}",
+    ),
+    "FR": (
+        lambda d: "0" + d[0] + " " + " ".join(d[i : i + 2] for i in range(1, 9, 2)),
+        lambda d: "+33 " + d[0] + " " + " ".join(d[i : i + 2] for i in range(1, 9, 2)),
+        lambda d: f"+33{d}",
+        lambda d: f"0{d}",
+        lambda d: "0" + d[0] + "." + ".".join(d[i : i + 2] for i in range(1, 9, 2)),
+    ),
+    "NL": (
+        lambda d: f"0{d[0]}-{d[1:]}",
+        lambda d: f"+31 {d[0]} {d[1:]}",
+        lambda d: f"+31{d}",
+        lambda d: f"0{d}",
+        lambda d: f"0{d[0]} {d[1:3]} {d[3:6]} {d[6:]}",
+    ),
+}
+_PHONE_STYLES["CA"] = _PHONE_STYLES["US"]
+
+
+def format_phones(
+    rng: np.random.Generator,
+    country: np.ndarray,
+    digits: np.ndarray,
+    style_weights: tuple[float, ...],
+) -> np.ndarray:
+    """Render national numbers in the styles a source's users type (weights over 5 styles)."""
+    weights = np.asarray(style_weights, dtype=float)
+    style = rng.choice(len(weights), len(digits), p=weights / weights.sum())
+    out = np.empty(len(digits), dtype=object)
+    for code, styles in _PHONE_STYLES.items():
+        in_country = country == code
+        for s, render in enumerate(styles):
+            where = np.flatnonzero(in_country & (style == s))
+            out[where] = [render(d) for d in digits[where]]
+    return out
+
+
+_CALLING_CODES = {"US": "+1", "CA": "+1", "GB": "+44", "DE": "+49", "FR": "+33", "NL": "+31"}
+
+
+def e164(country: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """The clean form ground truth keeps."""
+    out = np.empty(len(digits), dtype=object)
+    out[:] = [_CALLING_CODES[c] + d for c, d in zip(country, digits, strict=True)]
+    return out

@@ -1,0 +1,623 @@
+"""Partner file drops -> `raw.file_contacts` / `raw.file_orders`, each file loaded exactly once.
+
+A partner (an offline store) drops CSV, JSON Lines or Parquet files into
+`$PROFILE_ASSETS_HOME/drop/contacts/` and `drop/orders/`. Each file goes through:
+
+1. discovery: settled, non-temporary files only, oldest first (`pending_files`);
+2. parsing: format, text encoding, CSV delimiter and quoting are detected, because partners
+   send whatever their spreadsheet exported (`read_drop`);
+3. shaping: headers matched case-, spacing- and punctuation-insensitively to the columns
+   `schemas/sources/files.yaml` declares (and through the unified schema's aliases), ids
+   required, timestamps and numbers typed; every row that cannot be loaded becomes a
+   `Rejection` with file and line (`shape_rows`);
+4. loading: rows merged on `_source_id`, rejections quarantined and the file's content hash
+   recorded in `ops.loaded_files` in ONE warehouse transaction (`load_file`), so a crash at
+   any point neither loses nor duplicates: before the commit nothing happened, after it the
+   hash says "done" and a rerun only archives the file;
+5. archiving: the file moves to `drop/archive/<kind>/`, or to `drop/failed/<kind>/` with a
+   `.reason.txt` beside it when it cannot be parsed at all (a failed hash is remembered too,
+   so the same bytes are never retried forever).
+
+Everything here is Dagster-free; `file_assets.py` wires it into assets and a sensor.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from charset_normalizer import from_bytes
+
+from profile_assets.sources.raw_rows import (
+    LoadTally,
+    Rejection,
+    quarantine,
+    with_load_metadata,
+)
+from profile_assets.staging.normalize import fold_key, to_utc
+from profile_assets.staging.unified_schema import SourceTable, load_source, match_columns
+from profile_assets.warehouse import WarehouseConnection
+
+SOURCE = "file_drop"
+LOADED_FILES_TABLE = "ops.loaded_files"
+# Partner files carry naive local times; the source mapping says which zone.
+DROP_TIMEZONE = load_source("file_contacts").timezone
+# A file younger than this may still be being written by a producer that does not rename.
+SETTLE_SECONDS = 2.0
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".reason.txt")
+CSV_DELIMITERS = ",;\t|"
+# Western encodings are tried first: on short files charset-normalizer alone guesses e.g.
+# cp1250 or mac_roman for plain Latin-1 text, which silently corrupts names.
+WESTERN_ENCODINGS = ["cp1252", "latin_1"]
+TEXT_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+VERSION_COLUMNS = ("_file_modified_at", "_extracted_at", "_line")
+
+
+@dataclass(frozen=True)
+class DropKind:
+    """One kind of drop: where its files land, which raw table they feed, which source mapping
+    in `schemas/sources/files.yaml` declares their columns, and the partner's id column."""
+
+    name: str
+    table: str
+    source_table: str
+    entity: str
+    id_column: str
+
+    @property
+    def mapping(self) -> SourceTable:
+        return load_source(self.source_table)
+
+    def raw_types(self) -> dict[str, str]:
+        """Raw column name -> the mapping's type, for every declared column."""
+        return {raw_name(c.name): c.type for c in self.mapping.columns.values()}
+
+
+CONTACTS = DropKind("contacts", "raw.file_contacts", "file_contacts", "person", "contact_ref")
+ORDERS = DropKind("orders", "raw.file_orders", "file_orders", "order", "order_ref")
+KINDS = (CONTACTS, ORDERS)
+
+LOAD_COLUMNS = {
+    "_source": ("string", f"Always '{SOURCE}'."),
+    "_source_id": ("string", "The row's own id (contact_ref / order_ref); the merge key."),
+    "_extracted_at": ("datetime", "When the file was loaded (UTC)."),
+    "_run_id": ("string", "Dagster run that loaded the row."),
+    "_op": ("string", "Always 'upsert': drops carry no deletes."),
+    "_file": ("string", "Path of the file under drop/, e.g. contacts/partner.csv."),
+    "_file_sha256": ("string", "Content hash of the file (see ops.loaded_files)."),
+    "_file_modified_at": ("datetime", "File modification time (UTC): the newest file wins."),
+    "_line": ("integer", "Line of the record in the file (row number for Parquet)."),
+}
+# Mapping types -> how the raw table stores them. Only timestamps and numbers are typed in
+# raw (a value that does not fit is rejected); ids, strings and dates stay text as delivered.
+RAW_DTYPES = {
+    "id": "string",
+    "string": "string",
+    "date": "string",
+    "list": "string",
+    "boolean": "string",
+    "datetime": "datetime64[ns, UTC]",
+    "float": "float64",
+    "integer": "Int64",
+}
+
+
+class UnparseableFile(Exception):
+    """The file as a whole cannot be read: it goes to failed/ with this reason."""
+
+
+@dataclass
+class ParsedFile:
+    """A file read into records `(line, {original column: value})` plus the rows that broke."""
+
+    columns: list[str]
+    records: list[tuple[int, dict[str, object]]]
+    rejections: list[Rejection]
+    details: dict[str, str]
+
+    @property
+    def read(self) -> int:
+        return len(self.records) + len(self.rejections)
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one dropped file; `tally` balances read = loaded + rejected."""
+
+    file: str
+    sha256: str
+    status: str  # loaded | duplicate | failed
+    tally: LoadTally
+    reason: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def kind_dir(drop_root: Path, kind: DropKind) -> Path:
+    return drop_root / kind.name
+
+
+def pending_files(
+    drop_root: Path,
+    kind: DropKind,
+    *,
+    now: float | None = None,
+    settle_seconds: float = SETTLE_SECONDS,
+) -> list[Path]:
+    """Files waiting in drop/<kind>/, oldest first; hidden, temporary and still-changing
+    files are left for a later pass."""
+    directory = kind_dir(drop_root, kind)
+    if not directory.is_dir():
+        return []
+    now = time.time() if now is None else now
+    ready = [
+        path
+        for path in directory.iterdir()
+        if path.is_file()
+        and not path.name.startswith((".", "~"))
+        and not path.name.lower().endswith(TEMPORARY_SUFFIXES)
+        and now - path.stat().st_mtime >= settle_seconds
+    ]
+    return sorted(ready, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def read_drop(name: str, data: bytes) -> ParsedFile:
+    """Parse a dropped file of any supported format; raises `UnparseableFile`."""
+    if not data.strip():
+        raise UnparseableFile("the file is empty")
+    file_format = detect_format(name, data)
+    if file_format == "parquet":
+        return parse_parquet(name, data)
+    text, encoding = decode_text(data)
+    parsed = parse_jsonl(name, text) if file_format == "jsonl" else parse_csv(name, text)
+    parsed.details["encoding"] = encoding
+    return parsed
+
+
+def detect_format(name: str, data: bytes) -> str:
+    """By extension, else by content (Parquet magic bytes, a leading '{')."""
+    suffix = Path(name).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv", ".txt"):
+        return "csv"
+    if data.startswith(b"PAR1"):
+        return "parquet"
+    return "jsonl" if data.lstrip().startswith(b"{") else "csv"
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode with the file's encoding: BOM, then strict UTF-8, then Western single-byte
+    encodings, then whatever charset-normalizer finds most coherent."""
+    for bom, encoding in TEXT_BOMS:
+        if data.startswith(bom):
+            return _decode(data, encoding)
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    guess = from_bytes(data, cp_isolation=WESTERN_ENCODINGS).best() or from_bytes(data).best()
+    if guess is None:
+        raise UnparseableFile("the text encoding could not be detected")
+    return _decode(data, guess.encoding)
+
+
+def _decode(data: bytes, encoding: str) -> tuple[str, str]:
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as error:
+        if encoding == "cp1252":  # bytes cp1252 leaves undefined are still valid Latin-1
+            return data.decode("latin_1"), "latin_1"
+        raise UnparseableFile(f"not valid {encoding}: {error}") from error
+
+
+def detect_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """csv.Sniffer's guess when it splits the sample consistently, else the delimiter that
+    gives the most columns on the most consistent rows (Sniffer trips on apostrophes and
+    on files where one column dominates)."""
+    sample = text[:65536]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS)
+        if _split_score(sample, sniffed)[0] == 1.0:
+            return sniffed
+    except csv.Error:
+        pass
+    best = max(CSV_DELIMITERS, key=lambda d: _split_score(sample, _excel(d)))
+    if _split_score(sample, _excel(best))[1] < 2:
+        raise UnparseableFile(f"no delimiter among {CSV_DELIMITERS!r} splits the header")
+    return _excel(best)
+
+
+def _excel(delimiter: str) -> type[csv.Dialect]:
+    return type("Detected", (csv.excel,), {"delimiter": delimiter})
+
+
+def _split_score(sample: str, dialect) -> tuple[float, int]:
+    """(share of sample rows with the header's field count, that field count)."""
+    try:
+        rows = [r for r in csv.reader(io.StringIO(sample, newline=""), dialect) if r]
+    except csv.Error:
+        return 0.0, 0
+    if not rows or len(rows[0]) < 2:
+        return 0.0, len(rows[0]) if rows else 0
+    width = len(rows[0])
+    return sum(len(r) == width for r in rows) / len(rows), width
+
+
+def parse_csv(name: str, text: str) -> ParsedFile:
+    """Rows keyed by header; a row with the wrong number of fields is rejected with its line.
+    Lines count physically (a quoted field spanning lines advances them), header = line 1."""
+    dialect = detect_dialect(text)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = _unique([cell.strip() for cell in next(reader)])
+        records, rejections = [], []
+        line = reader.line_num + 1
+        for fields in reader:
+            start, line = line, reader.line_num + 1
+            if not any(f.strip() for f in fields):
+                continue  # blank lines and spreadsheet filler rows like ';;;;' are not records
+            if len(fields) != len(header):
+                reason = f"expected {len(header)} fields, found {len(fields)}"
+                rejections.append(_reject(reason, {"fields": fields}, name, start))
+            else:
+                records.append((start, dict(zip(header, fields, strict=True))))
+    except csv.Error as error:
+        raise UnparseableFile(f"CSV error near line {reader.line_num}: {error}") from error
+    details = {"format": "csv", "delimiter": dialect.delimiter, "quotechar": dialect.quotechar}
+    return ParsedFile(header, records, rejections, details)
+
+
+def parse_jsonl(name: str, text: str) -> ParsedFile:
+    """One JSON object per line; a bad line is rejected, a file with no good line fails."""
+    records, rejections = [], []
+    # split on '\n' only: str.splitlines would also break on U+2028 inside JSON strings
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.rstrip("\r")
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            rejections.append(_reject(f"bad JSON: {error.msg}", {"text": raw}, name, number))
+            continue
+        if isinstance(value, dict):
+            records.append((number, value))
+        else:
+            reason = f"expected a JSON object, found {type(value).__name__}"
+            rejections.append(_reject(reason, {"text": raw}, name, number))
+    if not records:
+        first = rejections[0]
+        raise UnparseableFile(f"no line is a JSON object ({first.reason} on line {first.line})")
+    columns = list(dict.fromkeys(c for _, record in records for c in record))
+    return ParsedFile(columns, records, rejections, {"format": "jsonl"})
+
+
+def parse_parquet(name: str, data: bytes) -> ParsedFile:
+    try:
+        frame = pq.read_table(pa.BufferReader(data)).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise UnparseableFile(f"not a readable Parquet file: {error}") from error
+    frame.columns = _unique([str(c).strip() for c in frame.columns])
+    records = list(enumerate(frame.to_dict("records"), start=1))
+    return ParsedFile(list(frame.columns), records, [], {"format": "parquet"})
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _reject(reason: str, payload: object, name: str, line: int) -> Rejection:
+    return Rejection(source=SOURCE, reason=reason, payload=payload, file=name, line=line)
+
+
+# --------------------------------------------------------------------------- shaping
+
+
+def raw_name(column: str) -> str:
+    """Warehouse-safe name: 'First Name' -> first_name, 'E-mail' -> e_mail. It folds to the
+    same key as the original, so staging's loose column matching still recognises it."""
+    return re.sub(r"[^0-9a-z]+", "_", column.lower()).strip("_") or "column"
+
+
+def column_mapping(columns: Iterable[str], kind: DropKind) -> dict[str, str]:
+    """Every delivered column -> its raw name.
+
+    A header equal to a declared column up to case, spacing and punctuation takes that
+    column's name; one the unified schema knows by another name ('Surname', 'Zip') takes the
+    declared column mapped to the same field; anything else is kept under its own raw name.
+    Two headers landing on one name fail the file: guessing would drop one silently.
+    """
+    columns = list(columns)
+    mapping = kind.mapping
+    declared = {fold_key(name): name for name in mapping.columns}
+    by_field = {field: vendor for vendor, field in mapping.canonical_names.items()}
+    others = [c for c in columns if fold_key(c) not in declared]
+    try:
+        fields = match_columns(others, kind.entity)
+    except ValueError as error:
+        raise UnparseableFile(str(error)) from error
+    result: dict[str, str] = {}
+    for column in columns:
+        vendor = declared.get(fold_key(column)) or by_field.get(fields.get(column, ""))
+        target = raw_name(vendor or column)
+        clash = next((c for c, t in result.items() if t == target), None)
+        if clash is not None:
+            raise UnparseableFile(f"columns {clash!r} and {column!r} both name {target!r}")
+        result[column] = target
+    return result
+
+
+def shape_rows(
+    parsed: ParsedFile, kind: DropKind, name: str
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Records -> a frame of raw-named, typed columns plus `_line`; a row without an id, or
+    with a timestamp or number that does not parse, is rejected with its line."""
+    mapping = column_mapping(parsed.columns, kind)
+    id_column = raw_name(kind.id_column)
+    if id_column not in mapping.values():
+        raise UnparseableFile(
+            f"no {kind.id_column} column among {parsed.columns} (any case or spacing)"
+        )
+    raw = pd.DataFrame([record for _, record in parsed.records], columns=parsed.columns)
+    raw = raw.rename(columns=mapping)
+    types = kind.raw_types()
+    shaped = pd.DataFrame(index=raw.index)
+    problems = pd.Series("", index=raw.index, dtype=object)
+    for column in raw.columns:
+        values = raw[column].map(_missing_to_none)
+        declared = types.get(column, "string")
+        converted = _CONVERTERS[RAW_DTYPES[declared]](values)
+        bad = values.notna() & converted.isna()
+        problems[bad] += [f"{column}={v!r} is not a {declared}; " for v in values[bad]]
+        shaped[column] = converted
+    shaped[id_column] = shaped[id_column].str.strip().replace("", pd.NA)
+    problems[shaped[id_column].isna()] += f"missing primary key {kind.id_column}; "
+    shaped["_line"] = pd.Series([line for line, _ in parsed.records], dtype="int64")
+    rejected = (problems != "").to_numpy()
+    rejections = [
+        _reject(problems[i].rstrip("; "), parsed.records[i][1], name, parsed.records[i][0])
+        for i in np.flatnonzero(rejected)
+    ]
+    return shaped[~rejected].reset_index(drop=True), rejections
+
+
+def _missing_to_none(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _as_text(value: object) -> object:
+    """Any delivered value as text: dates as ISO dates, nested JSON kept as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() and ts.tz is None else ts.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone or post code read as a number must not gain '.0'
+    return str(value)
+
+
+def _to_text(values: pd.Series) -> pd.Series:
+    return values.map(_as_text).astype("string")
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _to_integer(values: pd.Series) -> pd.Series:
+    number = _to_number(values)
+    return number.where(number == number.round()).astype("Int64")
+
+
+def _to_timestamp(values: pd.Series) -> pd.Series:
+    """Naive partner times are London wall times, read exactly as staging reads them."""
+    return to_utc(values.astype(object), DROP_TIMEZONE)
+
+
+_CONVERTERS = {
+    "string": _to_text,
+    "float64": _to_number,
+    "Int64": _to_integer,
+    "datetime64[ns, UTC]": _to_timestamp,
+}
+
+
+def empty_table(kind: DropKind) -> pd.DataFrame:
+    """The raw table's declared shape with no rows, so downstream reads never miss it."""
+    types = {**kind.raw_types(), **{c: t for c, (t, _) in LOAD_COLUMNS.items()}}
+    return pd.DataFrame({c: pd.Series(dtype=RAW_DTYPES[t]) for c, t in types.items()})
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_pending(
+    conn: WarehouseConnection,
+    drop_root: Path,
+    kind: DropKind,
+    *,
+    run_id: str,
+    now: float | None = None,
+) -> list[FileOutcome]:
+    """Load every settled file waiting in drop/<kind>/, one transaction per file."""
+    if not conn.table_exists(kind.table):
+        conn.write_df(empty_table(kind), kind.table)
+    return [
+        load_file(conn, path, kind, drop_root=drop_root, run_id=run_id)
+        for path in pending_files(drop_root, kind, now=now)
+    ]
+
+
+def load_file(
+    conn: WarehouseConnection,
+    path: Path,
+    kind: DropKind,
+    *,
+    drop_root: Path,
+    run_id: str,
+) -> FileOutcome:
+    """Load one file exactly once (by content hash), then archive it; see the module doc."""
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    name = f"{kind.name}/{path.name}"
+    known = _known_files(conn, kind).get(sha256)
+    if known is not None and known["status"] == "loaded":
+        _archive(path, drop_root / "archive" / kind.name, sha256)
+        return FileOutcome(name, sha256, "duplicate", LoadTally())
+    if known is not None:  # failed before; the move aside may not have happened
+        _fail_aside(path, drop_root / "failed" / kind.name, sha256, known["reason"])
+        return FileOutcome(name, sha256, "failed", LoadTally(), reason=known["reason"])
+    modified_at = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
+    try:
+        parsed = read_drop(path.name, data)
+        frame, bad_rows = shape_rows(parsed, kind, name)
+    except UnparseableFile as error:
+        return _load_failure(conn, path, kind, name, sha256, str(error), drop_root, run_id)
+    extracted_at = pd.Timestamp.now(tz="UTC")
+    rows = with_load_metadata(
+        frame,
+        source=SOURCE,
+        source_id=frame[kind.id_column],
+        run_id=run_id,
+        extracted_at=extracted_at,
+    ).assign(_file=name, _file_sha256=sha256, _file_modified_at=modified_at)
+    rejections = parsed.rejections + bad_rows
+    tally = LoadTally(read=parsed.read, loaded=len(rows), rejected=rejections)
+    with conn.transaction():
+        conn.merge_df(rows, kind.table, ["_source_id"], version_columns=VERSION_COLUMNS)
+        quarantine(conn, rejections, run_id=run_id)
+        _record_file(conn, kind, name, sha256, "loaded", tally, modified_at, run_id, None)
+    _archive(path, drop_root / "archive" / kind.name, sha256)
+    return FileOutcome(name, sha256, "loaded", tally, details=parsed.details)
+
+
+def _load_failure(
+    conn: WarehouseConnection,
+    path: Path,
+    kind: DropKind,
+    name: str,
+    sha256: str,
+    reason: str,
+    drop_root: Path,
+    run_id: str,
+) -> FileOutcome:
+    """A whole file that cannot be parsed counts as one record read and rejected."""
+    head = path.read_bytes()[:500].decode("latin_1")
+    rejection = Rejection(SOURCE, f"unparseable file: {reason}", {"head": head}, name, None)
+    tally = LoadTally(read=1, loaded=0, rejected=[rejection])
+    modified_at = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
+    with conn.transaction():
+        quarantine(conn, [rejection], run_id=run_id)
+        _record_file(conn, kind, name, sha256, "failed", tally, modified_at, run_id, reason)
+    _fail_aside(path, drop_root / "failed" / kind.name, sha256, reason)
+    return FileOutcome(name, sha256, "failed", tally, reason=reason)
+
+
+def _known_files(conn: WarehouseConnection, kind: DropKind) -> dict[str, dict]:
+    if not conn.table_exists(LOADED_FILES_TABLE):
+        return {}
+    known = conn.query_df(
+        f"SELECT sha256, status, reason FROM {LOADED_FILES_TABLE} WHERE kind = '{kind.name}'"
+    )
+    return {row["sha256"]: row for row in known.to_dict("records")}
+
+
+def _record_file(
+    conn: WarehouseConnection,
+    kind: DropKind,
+    name: str,
+    sha256: str,
+    status: str,
+    tally: LoadTally,
+    modified_at: pd.Timestamp,
+    run_id: str,
+    reason: str | None,
+) -> None:
+    record = pd.DataFrame(
+        [
+            {
+                "kind": kind.name,
+                "sha256": sha256,
+                "file": name,
+                "status": status,
+                "reason": reason,
+                "records_read": tally.read,
+                "records_loaded": tally.loaded,
+                "records_rejected": len(tally.rejected),
+                "file_modified_at": modified_at,
+                "loaded_at": pd.Timestamp.now(tz="UTC"),
+                "run_id": run_id,
+            }
+        ]
+    ).astype({"reason": "string"})
+    conn.merge_df(record, LOADED_FILES_TABLE, ["kind", "sha256"])
+
+
+def _archived_name(path: Path, sha256: str) -> str:
+    """Unique per content, so re-sent names never overwrite earlier deliveries."""
+    return f"{path.stem}.{sha256[:12]}{path.suffix}"
+
+
+def _archive(path: Path, directory: Path, sha256: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / _archived_name(path, sha256)
+    os.replace(path, target)
+    return target
+
+
+def _fail_aside(path: Path, directory: Path, sha256: str, reason: str) -> Path:
+    """The reason is written before the move, so a failed file never sits there unexplained."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / _archived_name(path, sha256)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    os.replace(path, target)
+    return target

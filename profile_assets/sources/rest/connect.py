@@ -1,0 +1,82 @@
+"""Resources -> authenticated `SourceClient`s, plus the secret values to keep out of messages.
+
+Auth choices follow what each vendor offers: HubSpot takes a private-app token as configured,
+else OAuth (refresh-token grant when a refresh token is configured, else client credentials,
+which the sandbox issues); Zendesk takes API-token basic auth; GA4 OAuth2 client credentials.
+OAuth auths refresh on a 401, so a token expiring mid-pagination costs one extra request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from profile_assets.resources import GA4Resource, HubSpotResource, ZendeskResource
+from profile_assets.sandbox_state import sandbox_setting
+from profile_assets.sources.rest.client import (
+    BearerTokenAuth,
+    HttpBasicAuth,
+    RefreshingClientCredentials,
+    RefreshingRefreshToken,
+    RetrySettings,
+    SourceClient,
+    make_client,
+)
+
+HUBSPOT_TOKEN_PATH = "/oauth/v1/token"
+
+
+@dataclass
+class Connection:
+    client: SourceClient
+    secrets: list[str | None]
+
+
+def _token_url(env_name: str, default: str) -> str:
+    """Token endpoints are not secrets; GA4's lives on another host than the Data API."""
+    return os.environ.get(env_name) or sandbox_setting(env_name) or default
+
+
+def hubspot(resource: HubSpotResource, retry: RetrySettings) -> Connection:
+    base = resource.setting("base_url", "HUBSPOT_BASE_URL")
+    if resource.access_token:  # explicitly configured private-app token
+        token = resource.setting("access_token", "HUBSPOT_ACCESS_TOKEN")
+        return Connection(make_client(base, BearerTokenAuth(token=token), retry), [token])
+    client_id = resource.setting("client_id", "HUBSPOT_CLIENT_ID")
+    secret = resource.setting("client_secret", "HUBSPOT_CLIENT_SECRET")
+    refresh = resource.setting("refresh_token", "HUBSPOT_REFRESH_TOKEN", required=False)
+    token_url = _token_url("HUBSPOT_TOKEN_URL", base + HUBSPOT_TOKEN_PATH)
+    if refresh:
+        auth = RefreshingRefreshToken(
+            access_token_url=token_url,
+            client_id=client_id,
+            client_secret=secret,
+            refresh_token=refresh,
+        )
+    else:
+        auth = RefreshingClientCredentials(
+            access_token_url=token_url, client_id=client_id, client_secret=secret
+        )
+    return Connection(make_client(base, auth, retry), [secret, refresh, client_id])
+
+
+def zendesk(resource: ZendeskResource, retry: RetrySettings) -> Connection:
+    base = resource.setting("base_url", "ZENDESK_BASE_URL")
+    email = resource.setting("email", "ZENDESK_EMAIL")
+    token = resource.setting("api_token", "ZENDESK_API_TOKEN")
+    auth = HttpBasicAuth(username=f"{email}/token", password=token)
+    return Connection(make_client(base, auth, retry), [token])
+
+
+def ga4(resource: GA4Resource, retry: RetrySettings) -> tuple[Connection, str]:
+    """The connection and the property id to report on."""
+    base = resource.setting("base_url", "GA4_BASE_URL")
+    client_id = resource.setting("client_id", "GA4_CLIENT_ID")
+    secret = resource.setting("client_secret", "GA4_CLIENT_SECRET")
+    property_id = resource.setting("property_id", "GA4_PROPERTY_ID")
+    auth = RefreshingClientCredentials(
+        access_token_url=_token_url("GA4_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+        client_id=client_id,
+        client_secret=secret,
+    )
+    return Connection(make_client(base, auth, retry), [secret, client_id]), property_id

@@ -1,0 +1,1 @@
+"""Staging layer: raw extracts checked against `schemas/`, normalized, validated."""

@@ -1,0 +1,111 @@
+"""The storefront sandbox is a real Postgres from the pip package, holding the world."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import pandas as pd
+import psycopg2
+import pytest
+
+from profile_assets.sandbox import storefront as sf
+from profile_assets_tests.storefront_support import (
+    start_loaded_storefront,
+    tiny_changes,
+    tiny_world,
+)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return tiny_world(400)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, world):
+    server = start_loaded_storefront(tmp_path_factory.mktemp("storefront"), world)
+    yield server
+    server.stop()
+
+
+def _query(server: sf.StorefrontServer, sql: str, params=None) -> list[tuple]:
+    with closing(psycopg2.connect(server.dsn)) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def test_postgres_from_the_pip_package_serves_tcp_with_logical_wal(server):
+    assert server.host == "127.0.0.1"
+    assert _query(server, "SHOW wal_level") == [("logical",)]
+    assert _query(server, "SELECT current_user, current_database()") == [
+        ("storefront", "storefront")
+    ]
+    version = _query(server, "SHOW server_version_num")[0][0]
+    assert int(version) >= 160000
+
+
+def test_a_wrong_password_is_refused(server):
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(server.dsn.replace(server.password, "not-the-password"))
+
+
+def test_starting_again_reuses_the_running_server_and_its_data(server, world):
+    again = sf.start_storefront(server.data_dir)
+    assert (again.port, again.password) == (server.port, server.password)
+    assert _query(again, "SELECT COUNT(*) FROM customers")[0][0] > 0
+
+
+def test_every_storefront_table_holds_the_worlds_rows(server, world):
+    with closing(server.connect()) as conn:
+        counts = sf.row_counts(conn)
+    for table in sf.TABLES:
+        assert counts[table.name] == len(world.tables[table.world_name]), table.name
+
+
+def test_a_customer_row_round_trips_with_store_local_naive_timestamps(server, world):
+    customers = world.tables["storefront_customers"]
+    row = customers.loc[customers["address_line2"].notna() & customers["email"].notna()].iloc[0]
+    stored = _query(server, "SELECT * FROM customers WHERE id = %s", [int(row["id"])])[0]
+    stored = dict(zip(sf.TABLES[0].column_names, stored, strict=True))
+    local = row["updated_at"].tz_convert("America/New_York").tz_localize(None)
+    assert stored["updated_at"] == local.to_pydatetime()
+    assert stored["updated_at"].tzinfo is None
+    for column in ("email", "first_name", "phone", "address_line2", "date_of_birth"):
+        assert stored[column] == row[column], column
+
+
+def test_timestamps_are_stored_as_timestamp_without_time_zone(server):
+    types = _query(
+        server,
+        "SELECT DISTINCT data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND column_name IN ('created_at', 'order_ts', 'added_at')",
+    )
+    assert types == [("timestamp without time zone",)]
+
+
+def test_nulls_and_empty_strings_stay_distinct_through_copy(server, world):
+    customers = world.tables["storefront_customers"]
+    empty_phone = int(customers.loc[customers["phone"] == "", "id"].iloc[0])
+    no_email = int(customers.loc[customers["email"].isna(), "id"].iloc[0])
+    assert _query(server, "SELECT phone FROM customers WHERE id = %s", [empty_phone]) == [("",)]
+    assert _query(server, "SELECT email FROM customers WHERE id = %s", [no_email]) == [(None,)]
+
+
+def test_world_mutations_show_up_as_committed_transactions(server, world):
+    changes = tiny_changes(world, seed=11)
+    with closing(server.connect()) as conn:
+        written = sf.apply_changes(conn, changes)
+        counts = sf.row_counts(conn)
+    assert written["customers"] == len(changes.upserts["storefront_customers"])
+    for table in sf.TABLES:
+        assert counts[table.name] == len(world.tables[table.world_name]), table.name
+    updated = changes.upserts["storefront_customers"].iloc[0]
+    assert _query(server, "SELECT email FROM customers WHERE id = %s", [int(updated["id"])]) == [
+        (updated["email"],)
+    ]
+    gone = [int(i) for i in changes.deletes["storefront_cart_items"]]
+    assert _query(server, "SELECT COUNT(*) FROM cart_items WHERE id = ANY(%s)", [gone]) == [(0,)]
+    new_cart = changes.upserts["storefront_carts"].iloc[-1]
+    stored = _query(server, "SELECT created_at FROM carts WHERE id = %s", [int(new_cart["id"])])
+    expected = pd.Timestamp(new_cart["created_at"]).tz_convert(sf.STORE_TIMEZONE)
+    assert stored == [(expected.tz_localize(None).to_pydatetime(),)]
