@@ -10,15 +10,15 @@ import pytest
 
 from profile_assets.sandbox import storefront as sf
 from profile_assets_tests.storefront_support import (
+    small_world,
     start_loaded_storefront,
-    tiny_changes,
-    tiny_world,
+    storefront_changes,
 )
 
 
 @pytest.fixture(scope="module")
 def world():
-    return tiny_world(400)
+    return small_world()
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +86,15 @@ def test_timestamps_are_stored_as_timestamp_without_time_zone(server):
 def test_nulls_and_empty_strings_stay_distinct_through_copy(server, world):
     customers = world.tables["storefront_customers"]
     empty_phone = int(customers.loc[customers["phone"] == "", "id"].iloc[0])
-    no_email = int(customers.loc[customers["email"].isna(), "id"].iloc[0])
+    no_line2 = int(customers.loc[customers["address_line2"].isna(), "id"].iloc[0])
     assert _query(server, "SELECT phone FROM customers WHERE id = %s", [empty_phone]) == [("",)]
-    assert _query(server, "SELECT email FROM customers WHERE id = %s", [no_email]) == [(None,)]
+    assert _query(server, "SELECT address_line2 FROM customers WHERE id = %s", [no_line2]) == [
+        (None,)
+    ]
 
 
 def test_world_mutations_show_up_as_committed_transactions(server, world):
-    changes = tiny_changes(world, seed=11)
+    changes = storefront_changes(world, seed=11)
     with closing(server.connect()) as conn:
         written = sf.apply_changes(conn, changes)
         counts = sf.row_counts(conn)

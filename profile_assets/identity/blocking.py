@@ -8,6 +8,7 @@ count would grow quadratically with the data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,10 +47,33 @@ def cap_frequent_values(features: Features, fields: tuple[str, ...], cap: int) -
         codes = features.fields[name].codes
         present = codes >= 0
         counts = np.bincount(codes[present], minlength=len(features.fields[name].values))
-        frequent = counts > cap
-        codes[present & frequent[np.where(present, codes, 0)]] = -1
+        frequent = np.append(counts > cap, False)  # code -1 reads the trailing False
+        codes[frequent[codes]] = -1
         removed[name] = int(frequent.sum())
     return removed
+
+
+def drop_shared_values(
+    features: Features,
+    fields: tuple[str, ...],
+    cap: int,
+    conflict: Callable[[Features, np.ndarray, np.ndarray], np.ndarray],
+) -> dict[str, int]:
+    """Turn identifier values held by evidently different people into missing values.
+
+    A household's family@ mailbox or a shared landline links records that `conflict` says
+    are two people (different first names or birth dates): such a value identifies a group,
+    not a person, so it must not count as agreement for anyone holding it. Mutates in place;
+    returns how many values were dropped per field.
+    """
+    dropped = {}
+    for name in fields:
+        codes = features.fields[name].codes
+        left, right, _ = pairs_within_groups(codes, cap)
+        shared = np.unique(codes[left[conflict(features, left, right)]])
+        codes[np.isin(codes, shared)] = -1
+        dropped[name] = len(shared)
+    return dropped
 
 
 def combined_key(features: Features, fields: tuple[str, ...]) -> np.ndarray:

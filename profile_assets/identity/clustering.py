@@ -144,18 +144,31 @@ def _dates_compatible(a: set[str], b: set[str]) -> bool:
     )
 
 
-def _refusal(a: _Profile, b: _Profile, strong: bool, g: Guards) -> str | None:
+def _refusal(a: _Profile, b: _Profile, bridge: tuple[bool, bool], g: Guards) -> str | None:
+    """Why merging a and b would break a guard, or None. `bridge` says, per identifier (birth
+    date, link id), whether this link may join clusters that disagree on it."""
     if len(a.members) + len(b.members) > g.max_cluster_size:
         return REASON_SIZE
     if len(a.emails | b.emails) > g.max_emails:
         return REASON_EMAILS
     if len(a.phones | b.phones) > g.max_phones:
         return REASON_PHONES
-    if not strong and not _dates_compatible(a.dobs, b.dobs):
+    if not bridge[0] and not _dates_compatible(a.dobs, b.dobs):
         return REASON_DOB
-    if not strong and len(a.links | b.links) > 1:
+    if not bridge[1] and len(a.links | b.links) > 1:
         return REASON_LINK
     return None
+
+
+def _may_bridge(features: Features, links: Links, e: int) -> tuple[bool, bool]:
+    """A strong link bridges a conflict on an identifier only when both its records hold that
+    identifier: they were compared on it directly and still matched. A chain through a record
+    lacking the identifier (no birth date) never bridges."""
+    if not links.strong[e]:
+        return False, False
+    pair = [int(links.left[e]), int(links.right[e])]
+    f = features.fields
+    return bool((f["dob"].codes[pair] >= 0).all()), bool((f["link_id"].codes[pair] >= 0).all())
 
 
 def _greedy(
@@ -202,7 +215,7 @@ def _greedy(
         elif links.forced[e]:
             reason = None
         else:
-            reason = _refusal(a, b, bool(links.strong[e]), guards)
+            reason = _refusal(a, b, _may_bridge(features, links, e), guards)
         if reason:
             refused.append((int(links.left[e]), int(links.right[e]), float(links.probability[e]), reason))
             continue

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
+from profile_assets.identity import nicknames
 from profile_assets.identity.features import CodedField, Features
 
 MISSING = -1
@@ -37,16 +40,21 @@ class Comparison:
         return len(self.level_names) - 1
 
 
-def pair_similarity(field: CodedField, a: np.ndarray, b: np.ndarray, scorer) -> np.ndarray:
-    """Scorer over value pairs, evaluated once per distinct (a, b) code pair."""
+def per_distinct_pair(field: CodedField, a: np.ndarray, b: np.ndarray, func) -> np.ndarray:
+    """`func(values_a, values_b)` evaluated once per distinct (a, b) code pair."""
     if len(a) == 0:
         return np.zeros(0)
     width = np.int64(len(field.values))
     unique, inverse = np.unique(a * width + b, return_inverse=True)
-    scores = process.cpdist(
-        field.values[unique // width], field.values[unique % width], scorer=scorer, workers=-1
-    )
-    return np.asarray(scores, dtype=np.float64)[inverse]
+    result = func(field.values[unique // width], field.values[unique % width])
+    return np.asarray(result)[inverse]
+
+
+def pair_similarity(field: CodedField, a: np.ndarray, b: np.ndarray, scorer) -> np.ndarray:
+    """A rapidfuzz scorer over value pairs (cpdist), once per distinct (a, b) code pair."""
+    return per_distinct_pair(
+        field, a, b, lambda x, y: process.cpdist(x, y, scorer=scorer, workers=-1)
+    ).astype(np.float64)
 
 
 def _graded(
@@ -112,24 +120,34 @@ def _day_month_swapped_codes(coded: CodedField) -> np.ndarray:
     return pd.Index(coded.values).get_indexer(swapped)
 
 
-def _location(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Same postcode / same city only / different; missing when neither is on both sides."""
-    pc, city = features.fields["postcode"].codes, features.fields["city"].codes
-    pa, pb, ca, cb = pc[left], pc[right], city[left], city[right]
-    has_pc, has_city = (pa >= 0) & (pb >= 0), (ca >= 0) & (cb >= 0)
-    out = np.full(len(pa), MISSING, dtype=np.int8)
-    out[has_pc | has_city] = 0
-    out[has_city & (ca == cb)] = 1
-    out[has_pc & (pa == pb)] = 2
-    return out
-
-
 def _exact_only(name: str, field: str) -> Comparison:
     def compute(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         codes = features.fields[field].codes
         return _graded(features.fields[field], codes[left], codes[right], None, ())
 
     return Comparison(name, ("different", "exact"), field, compute)
+
+
+def _email(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """exact mailbox / variant (same mailbox name up to dots and +tags, domain equal or one
+    typo away: "j.doe+shop@gmial.com") / different. Looser similarity is no evidence: local
+    parts are built from names, so namesakes' addresses look alike by construction."""
+    coded, local = features.fields["email"], features.fields["email_local"]
+    a, b = coded.codes[left], coded.codes[right]
+    out = _graded(coded, a, b, None, ())
+    out[out == 1] = 2
+    other = np.nonzero(out == 0)[0]
+    same_local = local.codes[left[other]] == local.codes[right[other]]
+    candidates = other[same_local]
+    domains = per_distinct_pair(coded, a[candidates], b[candidates], _domain_similarity)
+    out[candidates[domains >= 0.8]] = 1
+    return out
+
+
+def _domain_similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    domains_x = np.array([v.rpartition("@")[2] for v in x.tolist()], dtype=object)
+    domains_y = np.array([v.rpartition("@")[2] for v in y.tolist()], dtype=object)
+    return process.cpdist(domains_x, domains_y, scorer=Levenshtein.normalized_similarity)
 
 
 def _first_codes(features: Features, left: np.ndarray, right: np.ndarray) -> Codes:
@@ -140,29 +158,107 @@ def _last_codes(features: Features, left: np.ndarray, right: np.ndarray) -> Code
     return _names(features, left, right)[1]
 
 
+FIRST_NAME_LEVELS = ("different", "similar", "close", "variant", "exact")
+
+
+def _first_name(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler levels, plus "variant" for diminutives and prefixes (Bob ~ Robert,
+    Jen ~ Jennifer) that string similarity scores as different people."""
+    coded = features.fields["first_name"]
+    a, b = _first_codes(features, left, right)
+    graded = _graded(coded, a, b, JaroWinkler.normalized_similarity, (0.80, 0.92))
+    out = np.where(graded == 3, 4, graded).astype(np.int8)
+    loose = (graded >= 0) & (graded < 2)
+    out[loose] = np.where(
+        per_distinct_pair(coded, a[loose], b[loose], nicknames.is_variant), 3, graded[loose]
+    )
+    return out
+
+
+_HOUSE_NUMBER = re.compile(r"\d+")
+
+
+def _address_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """token_sort_ratio, but 0 when the house numbers differ: neighbours share a street."""
+    scores = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1).astype(np.float64)
+    numbers_a = [(_HOUSE_NUMBER.findall(x) or [None])[0] for x in a.tolist()]
+    numbers_b = [(_HOUSE_NUMBER.findall(y) or [None])[0] for y in b.tolist()]
+    differ = np.array(
+        [x is not None and y is not None and x != y for x, y in zip(numbers_a, numbers_b)],
+        dtype=bool,
+    )
+    scores[differ] = 0.0
+    return scores
+
+
+LOCATION_LEVELS = ("different", "same_city", "same_postcode", "similar_address", "same_address")
+
+
+def _location(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """One comparison for where someone lives, since postcode, city and street agree together
+    (counting them separately would count one fact three times). Street levels need the
+    postcodes not to disagree."""
+    f = features.fields
+    pa, pb = f["postcode"].codes[left], f["postcode"].codes[right]
+    ca, cb = f["city"].codes[left], f["city"].codes[right]
+    sa, sb = f["address"].codes[left], f["address"].codes[right]
+    has_pc, has_city, has_street = (pa >= 0) & (pb >= 0), (ca >= 0) & (cb >= 0), (sa >= 0) & (sb >= 0)
+    out = np.full(len(pa), MISSING, dtype=np.int8)
+    out[has_pc | has_city | has_street] = 0
+    out[has_city & (ca == cb)] = 1
+    out[has_pc & (pa == pb)] = 2
+    street = np.zeros(len(pa))
+    street[has_street] = per_distinct_pair(f["address"], sa[has_street], sb[has_street],
+                                           _address_similarity)  # fmt: skip
+    same_area = ~(has_pc & (pa != pb))
+    out[same_area & (street >= 70)] = 3
+    out[same_area & (street >= 90)] = 4
+    return out
+
+
 def default_comparisons() -> tuple[Comparison, ...]:
     """The fields a person record is compared on, weakest evidence first within each."""
     jw = JaroWinkler.normalized_similarity
     return (
-        _string_comparison(
-            "first_name", "first_name", jw, (0.80, 0.92), ("similar", "close"), _first_codes
-        ),
+        Comparison("first_name", FIRST_NAME_LEVELS, "first_name", _first_name),
         _string_comparison(
             "last_name", "last_name", jw, (0.80, 0.92), ("similar", "close"), _last_codes
         ),
-        _string_comparison(
-            "email", "email", Levenshtein.normalized_similarity, (0.85,), ("typo",)
-        ),
+        Comparison("email", ("different", "variant", "exact"), "email", _email),
         _string_comparison(
             "phone", "phone", Levenshtein.normalized_similarity, (0.9,), ("typo",)
         ),
         Comparison("dob", ("different", "near", "exact"), "dob", _dob),
-        Comparison("location", ("different", "same_city", "same_postcode"), "postcode", _location),
-        _string_comparison(
-            "address", "address", fuzz.token_sort_ratio, (70.0, 90.0), ("similar", "close")
-        ),
+        Comparison("location", LOCATION_LEVELS, "address", _location),
         _exact_only("link_id", "link_id"),
     )
+
+
+def _unlike(field: CodedField, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Both names present and clearly not the same name: not a typo (Jaro-Winkler >= 0.7),
+    diminutive or prefix of each other."""
+    out = (a >= 0) & (b >= 0) & (a != b)
+    idx = np.nonzero(out)[0]
+
+    def unlike(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        similar = process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=-1)
+        return (np.asarray(similar) < 0.7) & ~nicknames.is_variant(x, y)
+
+    out[idx] = per_distinct_pair(field, a[idx], b[idx], unlike)
+    return out
+
+
+def identity_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pairs that are evidently two people whatever else they share: first names clearly
+    unlike (also after trying the other record's names the other way round), or clearly
+    different birth dates."""
+    names = features.fields["first_name"]
+    first, last = names.codes, features.fields["last_name"].codes
+    fa, fb, la, lb = first[left], first[right], last[left], last[right]
+    crossed_alike = ((fa >= 0) & (lb >= 0) & ~_unlike(names, fa, lb)) | (
+        (la >= 0) & (fb >= 0) & ~_unlike(names, la, fb)
+    )
+    return (_unlike(names, fa, fb) & ~crossed_alike) | (_dob(features, left, right) == 0)
 
 
 def compare(

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from profile_assets.identity import blocking, clustering, evidence, fellegi_sunter
-from profile_assets.identity.comparisons import MISSING, Comparison, compare, default_comparisons
+from profile_assets.identity.comparisons import (
+    MISSING,
+    Comparison,
+    compare,
+    default_comparisons,
+    identity_conflict,
+)
 from profile_assets.identity.features import Features, build_features, record_keys
 from profile_assets.identity.overrides import Overrides, load_overrides, pair_indices
 from profile_assets.identity.settings import ResolutionSettings
@@ -72,6 +78,9 @@ def resolve_records(
     capped = blocking.cap_frequent_values(
         features, IDENTIFIER_FIELDS, settings.max_records_per_identifier
     )
+    shared = blocking.drop_shared_values(
+        features, ("email", "phone"), settings.max_records_per_identifier, identity_conflict
+    )
     timer.lap("features", 0.15)
 
     candidates = blocking.candidate_pairs(
@@ -101,7 +110,8 @@ def resolve_records(
     clusters = clustering.cluster(features, links, never[:2], guards)
     timer.lap("clustering", 0.85)
 
-    refused = pd.concat([refused_pairs, clusters.refused], ignore_index=True)
+    refused = pd.concat([f for f in (refused_pairs, clusters.refused) if len(f)] or [refused_pairs],
+                        ignore_index=True)  # fmt: skip
     previous = _previous_ids(previous_map)
     profile_ids, events = assign_profile_ids(features.record_keys, clusters.labels, previous)
     events = _with_reasons(events, refused, features, previous)
@@ -117,7 +127,8 @@ def resolve_records(
         "candidate_pairs": len(candidates.left),
         "pairs_per_rule": candidates.pairs_per_rule,
         "skipped_blocks_per_rule": candidates.skipped_blocks_per_rule,
-        "shared_identifier_values_removed": capped,
+        "frequent_identifier_values_removed": capped,
+        "shared_identifier_values_removed": shared,
         "links_accepted": int((~links.forced).sum()),
         "must_links": int(links.forced.sum()),
         "never_links": len(never[0]),
@@ -198,8 +209,7 @@ def _links(
     """Pairs above the link threshold; a pair whose own strong identifiers conflict (different
     birth dates or link ids) is accepted only as a strong link."""
     level = {c.name: gamma[:, k] for k, c in enumerate(comparisons)}
-    exact = {c.name: level[c.name] == c.exact_level for c in comparisons}
-    strong = (probability >= settings.strong_link_threshold) & (exact["email"] | exact["phone"])
+    strong = probability >= settings.strong_link_threshold
     dob_conflict = level["dob"] == 0
     link_conflict = level["link_id"] == 0
     conflict = dob_conflict | link_conflict

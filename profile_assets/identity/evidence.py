@@ -71,7 +71,7 @@ def render_evidence(
             'probability': round(probability, 6),
             'match_weight': round(match_weight, 3),
             'blocked_on': string_split(blocked_on, ','),
-            'fields': list_filter([{", ".join(fields_sql)}], x -> x IS NOT NULL)
+            'fields': list_filter([{", ".join(fields_sql)}], lambda x: x IS NOT NULL)
         }})::VARCHAR END AS evidence
         FROM frame ORDER BY row
     """

@@ -71,14 +71,19 @@ def build_features(records: pd.DataFrame) -> Features:
     first, last = _names(col("first_name"), col("last_name"), col("full_name"))
     names = _coded_pair(first, last)
     country = normalize.normalize_country(col("country"))
+    email = _coded(normalize.email_match_key(col("email")))
+    first_ph, last_ph = normalize.name_phonetic_key(first), normalize.name_phonetic_key(last)
     fields = {
-        "email": _coded(normalize.email_match_key(col("email"))),
+        "email": email,
+        "email_local": _derived(email, _email_local),
+        "email_domain": _derived(email, lambda key: key.rpartition("@")[2]),
         "phone": _coded(_phones(col("phone"), country)),
         "link_id": _coded(_per_value(col(LINK_FIELD), _strip)),
         "first_name": names[0],
         "last_name": names[1],
-        "first_ph": _coded(normalize.name_phonetic_key(first)),
-        "last_ph": _coded(normalize.name_phonetic_key(last)),
+        "first_ph": _coded(first_ph),
+        "last_ph": _coded(last_ph),
+        "names_ph": _coded(_unordered(first_ph, last_ph)),
         "dob": _coded(_dates(col("date_of_birth"))),
         "postcode": _coded(_postcodes(col("postcode"), country)),
         "city": _coded(_per_value(col("city"), normalize.fold_key)),
@@ -143,21 +148,43 @@ def _names(first: pd.Series, last: pd.Series, full: pd.Series) -> tuple[pd.Serie
 
 
 def _dates(raw: pd.Series) -> pd.Series:
-    """ISO dates; unparseable, pre-1900 and future birth dates are missing."""
-    today = pd.Timestamp.today().normalize()
-
-    def parse(value: str) -> str | None:
-        stamp = pd.to_datetime(value, errors="coerce")
-        if pd.isna(stamp) or stamp.year < 1900 or stamp.tz_localize(None) > today:
-            return None
-        return stamp.strftime("%Y-%m-%d")
-
-    return _per_value(raw, parse)
+    """ISO dates; unparseable, pre-1900 and future birth dates are missing. Parsed once per
+    distinct value, ISO text on a vectorized fast path."""
+    codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
+    text = pd.Series([str(u) for u in uniques], dtype=object)
+    parsed = pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce")
+    rest = parsed.isna()
+    if rest.any():
+        other = pd.to_datetime(text[rest], format="mixed", errors="coerce", utc=True)
+        parsed[rest] = other.dt.tz_localize(None)
+    valid = (parsed.dt.year >= 1900) & (parsed <= pd.Timestamp.today().normalize())
+    iso = parsed.dt.strftime("%Y-%m-%d").where(valid, None).to_numpy(dtype=object)
+    return pd.Series(np.append(iso, None)[codes], index=raw.index, dtype=object)
 
 
 def _coded(values: pd.Series) -> CodedField:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return CodedField(codes.astype(np.int64), np.asarray(uniques, dtype=object))
+
+
+def _unordered(a: pd.Series, b: pd.Series) -> pd.Series:
+    """"x|y" with the smaller first: the same key whichever way round the names were typed."""
+    low, high = a.where(a <= b, b), b.where(a <= b, a)
+    return (low + "|" + high).where(a.notna() & b.notna(), None)
+
+
+def _derived(field: CodedField, func: Callable[[str], str | None]) -> CodedField:
+    """A coarser key computed from each distinct value of `field`."""
+    derived = pd.Series([func(v) for v in field.values] + [None], dtype=object)
+    codes, uniques = pd.factorize(derived, use_na_sentinel=True)
+    return CodedField(codes[field.codes].astype(np.int64), np.asarray(uniques, dtype=object))
+
+
+def _email_local(key: str) -> str | None:
+    """Mailbox name without dots or +tag, any domain: survives domain typos and the dots
+    people sprinkle into non-gmail addresses."""
+    local = key.rpartition("@")[0].split("+", 1)[0].replace(".", "")
+    return local or None
 
 
 def _coded_pair(first: pd.Series, last: pd.Series) -> tuple[CodedField, CodedField]:

@@ -14,10 +14,12 @@ DEFAULT_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("phone",),
     ("link_id",),
-    ("first_ph", "last_ph", "postcode"),
-    ("first_ph", "last_ph", "dob"),
+    ("email_local",),
+    ("names_ph", "email_domain"),
+    ("names_ph", "postcode"),
+    ("names_ph", "dob"),
     ("last_ph", "dob", "postcode"),
-    ("first_ph", "last_ph", "city"),
+    ("names_ph", "city"),
 )
 
 
@@ -34,16 +36,16 @@ class ResolutionSettings:
     max_block_size: int = 40
     #: Calibrated probability at which a candidate pair becomes a link.
     link_threshold: float = 0.95
-    #: A link that would join two clusters with conflicting strong identifiers (different
-    #: birth dates, different link ids) needs at least this probability *and* an exact
-    #: agreement on email or phone; weaker links never bridge a conflict.
+    #: A link between records with conflicting strong identifiers (different birth dates,
+    #: different link ids) needs at least this probability; weaker links never bridge a
+    #: conflict, and no chain of links bridges one (see clustering).
     strong_link_threshold: float = 0.9999
     #: Over-merge guards: a cluster above any of these is split greedily.
     max_cluster_size: int = 30
     max_emails_per_profile: int = 6
     max_phones_per_profile: int = 6
     #: Random record pairs drawn to estimate how often non-matches agree by chance (u).
-    u_sample_pairs: int = 1_000_000
+    u_sample_pairs: int = 300_000
     em_max_iterations: int = 40
     em_tolerance: float = 1e-5
     #: Fields whose exact agreement is weighted by the frequency of the agreed value.

@@ -10,8 +10,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+import pandas as pd
 
 from profile_assets.sandbox.pools import Pools
 
@@ -47,16 +49,23 @@ def pick(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     return np.flatnonzero(rng.random(n) < p)
 
 
+def objects(values) -> np.ndarray:
+    """An object array from any iterable (numpy would otherwise split lists or make str dtypes)."""
+    items = list(values)
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def apply(values: np.ndarray, where: np.ndarray, func: Callable, *args: np.ndarray) -> None:
     """values[where] = func(value, *per-element args), in place, in Python only for `where`."""
     if len(where) == 0:
         return
     columns = [values[where], *(a[where] if len(a) == len(values) else a for a in args)]
-    result = np.empty(len(where), dtype=object)
-    result[:] = [func(*row) for row in zip(*columns, strict=True)]
-    values[where] = result
+    values[where] = objects([func(*row) for row in zip(*columns, strict=True)])
 
 
+@cache
 def ascii_fold(text: str) -> str:
     """Email local parts are ASCII: drop accents and anything not a letter."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -157,15 +166,12 @@ def vary_email_case(rng: np.random.Generator, emails: np.ndarray, p: float) -> N
 
 def make_unique(rng: np.random.Generator, emails: np.ndarray) -> None:
     """Sources that key accounts by email refuse a second account with the same address
-    (case-insensitively), so the later account ends up with a plus-tagged or numbered one."""
+    (case-insensitively), so the later account ends up with a plus-tagged one."""
     for attempt in range(10):
-        lower = np.array([e.lower() if e is not None else None for e in emails], dtype=object)
-        present = np.flatnonzero(lower != None)  # noqa: E711 - elementwise on object array
-        _, first_seen = np.unique(lower[present].astype(str), return_index=True)
-        dup = np.setdiff1d(np.arange(len(present)), first_seen)
-        if len(dup) == 0:
+        lower = pd.Series(emails, dtype=object).str.lower()
+        where = np.flatnonzero(lower.duplicated().to_numpy() & lower.notna().to_numpy())
+        if len(where) == 0:
             return
-        where = present[dup]
         tags = rng.integers(0, 1000, len(where)) + attempt * 1000
         apply(emails, where, plus_tag, tags)
 
@@ -279,3 +285,93 @@ def e164(country: np.ndarray, digits: np.ndarray) -> np.ndarray:
     out = np.empty(len(digits), dtype=object)
     out[:] = [_CALLING_CODES[c] + d for c, d in zip(country, digits, strict=True)]
     return out
+
+
+# --- broken records ---------------------------------------------------------------------------
+
+BROKEN_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Breakage:
+    """One way a table's rows break: the reason recorded in the truth and the column it hits
+    (`date_format` for dates a source keeps as text)."""
+
+    reason: str
+    column: str
+    date_format: str | None = None
+
+
+def break_records(
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    plans: tuple[Breakage, ...],
+    as_of: pd.Timestamp,
+    share: float = BROKEN_SHARE,
+) -> np.ndarray:
+    """Break a share of rows in place (one defect each); return the reason per row (or None)."""
+    reasons = np.full(len(frame), None, dtype=object)
+    if not plans:
+        return reasons
+    rows = pick(rng, len(frame), share)
+    plan_of = rng.integers(0, len(plans), len(rows))
+    for k, plan in enumerate(plans):
+        where = rows[plan_of == k]
+        if len(where) == 0:
+            continue
+        reasons[where] = plan.reason
+        column = frame[plan.column]
+        broken = _BREAKERS[plan.reason](rng, column.iloc[where], plan, as_of)
+        if column.dtype != object:
+            frame.iloc[where, frame.columns.get_loc(plan.column)] = broken
+        else:
+            values = column.to_numpy(dtype=object, copy=True)
+            values[where] = objects(broken)
+            frame[plan.column] = values
+    return reasons
+
+
+def _future(rng, values: pd.Series, plan: Breakage, as_of: pd.Timestamp):
+    days = rng.integers(30, 2000, len(values))
+    future = as_of.floor("D") + pd.to_timedelta(days, unit="D")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return future
+    if plan.date_format:
+        return [d.strftime(plan.date_format) for d in future]
+    return [d.date() for d in future]
+
+
+def _impossible_date(rng, values: pd.Series, plan: Breakage, as_of: pd.Timestamp):
+    years = rng.integers(1950, 2000, len(values))
+    days = rng.integers(30, 32, len(values))
+    if plan.date_format == "%Y-%m-%d":
+        return [f"{y}-02-{d}" for y, d in zip(years, days, strict=True)]
+    return [f"{d}/02/{y}" for y, d in zip(years, days, strict=True)]
+
+
+def _wrong_type(rng, values: pd.Series, plan: Breakage, as_of: pd.Timestamp):
+    """A European decimal comma where a number belongs."""
+    return [f"{float(v):.2f}".replace(".", ",") for v in values]
+
+
+def _negative(rng, values: pd.Series, plan: Breakage, as_of: pd.Timestamp):
+    return -np.abs(values.to_numpy(dtype=float if values.dtype == object else values.dtype))
+
+
+def _missing(rng, values: pd.Series, plan: Breakage, as_of: pd.Timestamp):
+    return [[] if isinstance(v, list) else None for v in values]
+
+
+def _malformed(rng, values: pd.Series, plan: Breakage, as_of: pd.Timestamp):
+    kinds = rng.integers(0, 4, len(values))
+    return [malformed_email(v, k) for v, k in zip(values, kinds, strict=True)]
+
+
+_BREAKERS = {
+    "future_date": _future,
+    "bad_date": _impossible_date,
+    "amount_wrong_type": _wrong_type,
+    "negative_amount": _negative,
+    "missing_id": _missing,
+    "malformed_email": _malformed,
+}

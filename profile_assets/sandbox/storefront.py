@@ -12,10 +12,14 @@ Timestamps are stored as `timestamp without time zone` in the store's local time
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import pwd
 import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +155,7 @@ class StorefrontServer:
     def stop(self) -> None:
         """Fast shutdown: open sessions are disconnected, committed data is kept."""
         if _running(self.pgdata):
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=_service_user())
+            _as_service(pg_ctl, ["-w", "-m", "fast", "stop"], self.pgdata, _service_user())
 
 
 def _pgdata(data_dir: Path) -> Path:
@@ -184,23 +188,47 @@ def start_storefront(data_dir: str | Path) -> StorefrontServer:
     data_dir = Path(data_dir).resolve()
     pgdata = _pgdata(data_dir)
     user = _service_user()
-    first_start = not (pgdata / "PG_VERSION").exists()
-    if first_start:
+    if not (pgdata / "PG_VERSION").exists():
         _initdb(pgdata, user)
     info = _running(pgdata) or _pg_start(pgdata, user)
-    if first_start:
+    if not _credentials_path(data_dir).exists():
         _create_login(info, secrets.token_urlsafe(16), data_dir)
     password = json.loads(_credentials_path(data_dir).read_text())["password"]
     return StorefrontServer(data_dir=data_dir, port=info.port, password=password)
 
 
+def _as_service(command, args: list[str], pgdata: Path, user: str | None) -> None:
+    """Run initdb or pg_ctl on `pgdata`, as the service account when we are root.
+
+    The account must traverse every parent of `pgdata`; other processes may tighten a
+    parent's mode at any moment (each pytest session resets /tmp/pytest-of-root to 0700),
+    so permissions are re-granted and the command retried a few times.
+    """
+    for attempt in range(1, 4):
+        if user is not None:
+            ensure_prefix_permissions(pgdata)
+        try:
+            command(args, pgdata=pgdata, user=user, timeout=60)
+            return
+        except subprocess.CalledProcessError:
+            if user is None or attempt == 3 or _running(pgdata):
+                raise
+            if command is initdb:
+                _empty(pgdata)
+
+
+def _empty(directory: Path) -> None:
+    for child in directory.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
 def _initdb(pgdata: Path, user: str | None) -> None:
     pgdata.mkdir(parents=True, exist_ok=True)
     if user is not None:
-        import pwd
-
         account = pwd.getpwnam(user)
-        ensure_prefix_permissions(pgdata)
         os.chown(pgdata, account.pw_uid, account.pw_gid)
     settings = {
         "wal_level": "logical",
@@ -213,7 +241,7 @@ def _initdb(pgdata: Path, user: str | None) -> None:
     args += ["--encoding=utf8", "--locale=C", "--no-sync"]
     for name, value in settings.items():
         args += ["-c", f"{name}={value}"]
-    initdb(args, pgdata=pgdata, user=user)
+    _as_service(initdb, args, pgdata, user)
 
 
 def _pg_start(pgdata: Path, user: str | None) -> PostmasterInfo:
@@ -222,7 +250,8 @@ def _pg_start(pgdata: Path, user: str | None) -> PostmasterInfo:
         socket_dir.chmod(0o777)
     options = f"-p {find_suitable_port(HOST)} -k {socket_dir}"
     log = pgdata / "server.log"
-    pg_ctl(["-w", "-o", options, "-l", str(log), "start"], pgdata=pgdata, user=user, timeout=60)
+    with contextlib.suppress(subprocess.CalledProcessError):
+        _as_service(pg_ctl, ["-w", "-o", options, "-l", str(log), "start"], pgdata, user)
     info = _running(pgdata)
     if info is None:
         raise RuntimeError(f"storefront Postgres did not start; see {log}")
@@ -230,10 +259,13 @@ def _pg_start(pgdata: Path, user: str | None) -> PostmasterInfo:
 
 
 def _create_login(info: PostmasterInfo, password: str, data_dir: Path) -> None:
-    """As the local superuser (unix socket, trust): a password login that owns its database."""
+    """As the local superuser (unix socket, trust): a password login that owns its database.
+    Safe to repeat after a first start that died half way."""
     _as_superuser(
         info,
         "postgres",
+        f"DROP DATABASE IF EXISTS {DATABASE}",
+        f"DROP ROLE IF EXISTS {USER}",
         f"CREATE ROLE {USER} LOGIN REPLICATION PASSWORD '{password}'",
         f"CREATE DATABASE {DATABASE} OWNER {USER}",
     )

@@ -24,13 +24,16 @@ import uuid
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import psycopg2
 import psycopg2.extras
 
 from profile_assets.sandbox.storefront import TABLES, TIMESTAMP, Table
-from profile_assets.warehouse import WarehouseConnection
+
+if TYPE_CHECKING:  # importing the warehouse module pulls in Dagster: seconds per process
+    from profile_assets.warehouse import WarehouseConnection
 
 SLOT = "profile_assets_cdc"
 PUBLICATION = "profile_assets_cdc"
@@ -303,13 +306,16 @@ class CdcBatch:
     """Rows to merge into the raw tables, as Postgres text, plus the position they reach.
 
     `frames` holds, per Postgres table, the latest change per key with `_op` and `_lsn`.
-    A snapshot batch also tombstones warehouse rows absent from the snapshot.
+    A snapshot batch also tombstones warehouse rows absent from the snapshot. `changes` and
+    `transactions` count what was read from the source, before collapsing per key.
     """
 
     slot: str
     lsn: int
     frames: dict[str, pd.DataFrame]
     snapshot: bool = False
+    changes: int = 0
+    transactions: int = 0
 
     @property
     def row_count(self) -> int:
@@ -333,12 +339,31 @@ def changes_batch(
         name: _frame(_TABLES_BY_NAME[name], pd.DataFrame(table_rows))
         for name, table_rows in rows.items()
     }
-    return CdcBatch(slot=slot, lsn=fresh[-1].commit_lsn, frames=frames)
+    return CdcBatch(
+        slot=slot,
+        lsn=fresh[-1].commit_lsn,
+        frames=frames,
+        changes=sum(len(t.changes) for t in fresh),
+        transactions=len(fresh),
+    )
 
 
 def _frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per key (the last: rows arrive in commit order), values as text."""
-    frame = frame[[*table.column_names, "_op", "_lsn"]].drop_duplicates(table.key, keep="last")
+    """One row per key (the last: rows arrive in commit order), values as text.
+
+    A delete carries only the key. It takes the last values seen earlier in the batch
+    (`_has_values`), or else the merge keeps the warehouse's: either way a tombstone keeps
+    the row's last known values, however the changes happened to be batched.
+    """
+    frame = frame[[*table.column_names, "_op", "_lsn"]].reset_index(drop=True)
+    seen_before = frame.groupby(table.key, sort=False).cumcount() > 0
+    frame["_has_values"] = (frame["_op"] == UPSERT) | seen_before
+    deletes = frame["_op"] == DELETE
+    if (deletes & seen_before).any():
+        values = table.column_names[1:]
+        known = frame.groupby(table.key, sort=False)[values].ffill()
+        frame.loc[deletes, values] = known.loc[deletes, values]
+    frame = frame.drop_duplicates(table.key, keep="last")
     return frame.astype({c: "string" for c in table.column_names}).astype({"_lsn": "int64"})
 
 
@@ -448,8 +473,8 @@ def apply_cdc_batch(conn: WarehouseConnection, batch: CdcBatch, *, run_id: str) 
 
 
 def _merge_sql(table: Table, staging: str, *, guarded: bool) -> str:
-    """Merge staged rows; a delete keeps the row's last known values and marks it
-    `_op = 'delete'` (a tombstone).
+    """Merge staged rows; a delete marks the row `_op = 'delete'` (a tombstone) and keeps
+    its last known values.
 
     Changes are LSN-guarded: they apply only over an older version, so replays are no-ops.
     A snapshot is not: it is the whole truth at its point, even over rows loaded from an
@@ -460,7 +485,8 @@ def _merge_sql(table: Table, staging: str, *, guarded: bool) -> str:
     ]
     source = (
         f"SELECT {', '.join(casts)}, '{SOURCE}' AS _source, "
-        f"CAST({table.key} AS VARCHAR) AS _source_id, _extracted_at, _run_id, _op, _lsn "
+        f"CAST({table.key} AS VARCHAR) AS _source_id, _extracted_at, _run_id, _op, _lsn, "
+        "_has_values "
         f"FROM {staging}"
     )
     newer = " AND src._lsn > tgt._lsn" if guarded else ""
@@ -470,7 +496,7 @@ def _merge_sql(table: Table, staging: str, *, guarded: bool) -> str:
     return (
         f"MERGE INTO {raw_table(table)} AS tgt USING ({source}) AS src "
         f"ON tgt.{table.key} = src.{table.key} "
-        f"WHEN MATCHED{newer} AND src._op = '{DELETE}' THEN UPDATE SET {meta} "
+        f"WHEN MATCHED{newer} AND NOT src._has_values THEN UPDATE SET {meta} "
         f"WHEN MATCHED{newer} THEN UPDATE SET {update_all} "
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(everything)}) "
         f"VALUES ({', '.join(f'src.{c}' for c in everything)})"
@@ -516,8 +542,11 @@ def _quote(text: str) -> str:
 
 @dataclass
 class SyncResult:
+    """What one sync did: rows snapshotted, source row changes and transactions applied,
+    the LSN the warehouse now holds, and rows merged per raw table (for asset metadata)."""
+
     snapshot_rows: int = 0
-    change_rows: int = 0
+    changes: int = 0
     transactions: int = 0
     lsn: int | None = None
     rows_by_table: dict[str, int] = field(default_factory=dict)
@@ -557,8 +586,8 @@ def _sync(pg, dsn: str, conn: WarehouseConnection, *, run_id: str, slot: str, ma
         batch = changes_batch(transactions, after_lsn=position, slot=slot)
         if batch is not None:
             result.add(apply_cdc_batch(conn, batch, run_id=run_id))
-            result.change_rows += batch.row_count
-            result.transactions += sum(t.commit_lsn > position for t in transactions)
+            result.changes += batch.changes
+            result.transactions += batch.transactions
         # Only now, with the warehouse committed, may Postgres forget these transactions.
         position = max(position, transactions[-1].commit_lsn)
         advance_slot(pg, position, slot)
@@ -592,27 +621,3 @@ def follow(
                 emit_heartbeat(pg)
                 last_change = time.monotonic()
             time.sleep(poll_interval)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m profile_assets.sources.cdc DSN WAREHOUSE.duckdb`: follow until killed."""
-    import argparse
-
-    import duckdb
-
-    from profile_assets.warehouse import DuckDBConnection
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("dsn")
-    parser.add_argument("warehouse")
-    parser.add_argument("--slot", default=SLOT)
-    parser.add_argument("--poll-interval", type=float, default=0.05)
-    args = parser.parse_args(argv)
-    con = duckdb.connect(args.warehouse)
-    for schema in ("raw", "ops"):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    follow(args.dsn, DuckDBConnection(con), slot=args.slot, poll_interval=args.poll_interval)
-
-
-if __name__ == "__main__":
-    main()

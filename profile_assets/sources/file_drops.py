@@ -23,11 +23,11 @@ Everything here is Dagster-free; `file_assets.py` wires it into assets and a sen
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import time
@@ -71,6 +71,7 @@ TEXT_BOMS = (
     (b"\xfe\xff", "utf-16"),
 )
 VERSION_COLUMNS = ("_file_modified_at", "_extracted_at", "_line")
+ARCHIVE, FAILED = "archive", "failed"  # drop/<area>/<kind>/
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class DropKind:
     source_table: str
     entity: str
     id_column: str
+
+    @property
+    def raw_id(self) -> str:
+        return raw_name(self.id_column)
 
     @property
     def mapping(self) -> SourceTable:
@@ -155,10 +160,6 @@ class FileOutcome:
 # --------------------------------------------------------------------------- discovery
 
 
-def kind_dir(drop_root: Path, kind: DropKind) -> Path:
-    return drop_root / kind.name
-
-
 def pending_files(
     drop_root: Path,
     kind: DropKind,
@@ -168,7 +169,7 @@ def pending_files(
 ) -> list[Path]:
     """Files waiting in drop/<kind>/, oldest first; hidden, temporary and still-changing
     files are left for a later pass."""
-    directory = kind_dir(drop_root, kind)
+    directory = drop_root / kind.name
     if not directory.is_dir():
         return []
     now = time.time() if now is None else now
@@ -388,7 +389,7 @@ def shape_rows(
     """Records -> a frame of raw-named, typed columns plus `_line`; a row without an id, or
     with a timestamp or number that does not parse, is rejected with its line."""
     mapping = column_mapping(parsed.columns, kind)
-    id_column = raw_name(kind.id_column)
+    id_column = kind.raw_id
     if id_column not in mapping.values():
         raise UnparseableFile(
             f"no {kind.id_column} column among {parsed.columns} (any case or spacing)"
@@ -399,7 +400,7 @@ def shape_rows(
     shaped = pd.DataFrame(index=raw.index)
     problems = pd.Series("", index=raw.index, dtype=object)
     for column in raw.columns:
-        values = raw[column].map(_missing_to_none)
+        values = _missing_to_none(raw[column])
         declared = types.get(column, "string")
         converted = _CONVERTERS[RAW_DTYPES[declared]](values)
         bad = values.notna() & converted.isna()
@@ -416,14 +417,15 @@ def shape_rows(
     return shaped[~rejected].reset_index(drop=True), rejections
 
 
-def _missing_to_none(value: object) -> object:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
+def _missing_to_none(values: pd.Series) -> pd.Series:
+    """Object values with None for every kind of missing, blank strings included."""
+    values = values.astype(object)
+    missing = values.isna()
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":  # CSV, JSON: the fast path
+        missing |= values.str.strip().eq("").fillna(False).astype(bool)
+    else:
+        missing |= values.map(lambda v: isinstance(v, str) and not v.strip())
+    return values.mask(missing, None)
 
 
 def _as_text(value: object) -> object:
@@ -445,6 +447,8 @@ def _as_text(value: object) -> object:
 
 
 def _to_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.astype("string")
     return values.map(_as_text).astype("string")
 
 
@@ -480,6 +484,38 @@ def empty_table(kind: DropKind) -> pd.DataFrame:
 # --------------------------------------------------------------------------- loading
 
 
+@dataclass(frozen=True)
+class DroppedFile:
+    """One file as found in drop/<kind>/, read once: everything else works on these bytes."""
+
+    path: Path
+    kind: DropKind
+    data: bytes
+    sha256: str
+    modified_at: pd.Timestamp
+
+    @classmethod
+    def read(cls, path: Path, kind: DropKind) -> DroppedFile:
+        data = path.read_bytes()
+        modified_at = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
+        return cls(path, kind, data, hashlib.sha256(data).hexdigest(), modified_at)
+
+    @property
+    def name(self) -> str:
+        """How rows, rejections and ops.loaded_files name the file: '<kind>/<file name>'."""
+        return f"{self.kind.name}/{self.path.name}"
+
+    def move_to(self, area: str, drop_root: Path) -> Path:
+        """Into drop/<area>/<kind>/ under a name unique per content, so a re-sent name never
+        overwrites an earlier delivery. A file already gone was moved by a concurrent run."""
+        directory = drop_root / area / self.kind.name
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{self.path.stem}.{self.sha256[:12]}{self.path.suffix}"
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path, target)
+        return target
+
+
 def load_pending(
     conn: WarehouseConnection,
     drop_root: Path,
@@ -491,75 +527,69 @@ def load_pending(
     """Load every settled file waiting in drop/<kind>/, one transaction per file."""
     if not conn.table_exists(kind.table):
         conn.write_df(empty_table(kind), kind.table)
-    return [
-        load_file(conn, path, kind, drop_root=drop_root, run_id=run_id)
-        for path in pending_files(drop_root, kind, now=now)
-    ]
+    outcomes = []
+    for path in pending_files(drop_root, kind, now=now):
+        try:
+            dropped = DroppedFile.read(path, kind)
+        except FileNotFoundError:
+            continue  # a concurrent run took it
+        outcomes.append(load_file(conn, dropped, drop_root=drop_root, run_id=run_id))
+    return outcomes
 
 
 def load_file(
-    conn: WarehouseConnection,
-    path: Path,
-    kind: DropKind,
-    *,
-    drop_root: Path,
-    run_id: str,
+    conn: WarehouseConnection, dropped: DroppedFile, *, drop_root: Path, run_id: str
 ) -> FileOutcome:
     """Load one file exactly once (by content hash), then archive it; see the module doc."""
-    data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
-    name = f"{kind.name}/{path.name}"
-    known = _known_files(conn, kind).get(sha256)
+    kind, name = dropped.kind, dropped.name
+    known = _known_files(conn, kind).get(dropped.sha256)
     if known is not None and known["status"] == "loaded":
-        _archive(path, drop_root / "archive" / kind.name, sha256)
-        return FileOutcome(name, sha256, "duplicate", LoadTally())
+        dropped.move_to(ARCHIVE, drop_root)
+        return FileOutcome(name, dropped.sha256, "duplicate", LoadTally())
     if known is not None:  # failed before; the move aside may not have happened
-        _fail_aside(path, drop_root / "failed" / kind.name, sha256, known["reason"])
-        return FileOutcome(name, sha256, "failed", LoadTally(), reason=known["reason"])
-    modified_at = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
+        _fail_aside(dropped, known["reason"], drop_root)
+        return FileOutcome(name, dropped.sha256, "failed", LoadTally(), reason=known["reason"])
     try:
-        parsed = read_drop(path.name, data)
+        parsed = read_drop(name, dropped.data)
         frame, bad_rows = shape_rows(parsed, kind, name)
     except UnparseableFile as error:
-        return _load_failure(conn, path, kind, name, sha256, str(error), drop_root, run_id)
-    extracted_at = pd.Timestamp.now(tz="UTC")
+        return _load_failure(conn, dropped, str(error), drop_root=drop_root, run_id=run_id)
     rows = with_load_metadata(
         frame,
         source=SOURCE,
-        source_id=frame[kind.id_column],
+        source_id=frame[kind.raw_id],
         run_id=run_id,
-        extracted_at=extracted_at,
-    ).assign(_file=name, _file_sha256=sha256, _file_modified_at=modified_at)
+        extracted_at=pd.Timestamp.now(tz="UTC"),
+    ).assign(_file=name, _file_sha256=dropped.sha256, _file_modified_at=dropped.modified_at)
     rejections = parsed.rejections + bad_rows
     tally = LoadTally(read=parsed.read, loaded=len(rows), rejected=rejections)
     with conn.transaction():
         conn.merge_df(rows, kind.table, ["_source_id"], version_columns=VERSION_COLUMNS)
         quarantine(conn, rejections, run_id=run_id)
-        _record_file(conn, kind, name, sha256, "loaded", tally, modified_at, run_id, None)
-    _archive(path, drop_root / "archive" / kind.name, sha256)
-    return FileOutcome(name, sha256, "loaded", tally, details=parsed.details)
+        _record_file(conn, dropped, "loaded", tally, run_id=run_id)
+    dropped.move_to(ARCHIVE, drop_root)
+    return FileOutcome(name, dropped.sha256, "loaded", tally, details=parsed.details)
 
 
 def _load_failure(
-    conn: WarehouseConnection,
-    path: Path,
-    kind: DropKind,
-    name: str,
-    sha256: str,
-    reason: str,
-    drop_root: Path,
-    run_id: str,
+    conn: WarehouseConnection, dropped: DroppedFile, reason: str, *, drop_root: Path, run_id: str
 ) -> FileOutcome:
     """A whole file that cannot be parsed counts as one record read and rejected."""
-    head = path.read_bytes()[:500].decode("latin_1")
-    rejection = Rejection(SOURCE, f"unparseable file: {reason}", {"head": head}, name, None)
+    head = dropped.data[:500].decode("latin_1")
+    rejection = Rejection(SOURCE, f"unparseable file: {reason}", {"head": head}, dropped.name)
     tally = LoadTally(read=1, loaded=0, rejected=[rejection])
-    modified_at = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
     with conn.transaction():
         quarantine(conn, [rejection], run_id=run_id)
-        _record_file(conn, kind, name, sha256, "failed", tally, modified_at, run_id, reason)
-    _fail_aside(path, drop_root / "failed" / kind.name, sha256, reason)
-    return FileOutcome(name, sha256, "failed", tally, reason=reason)
+        _record_file(conn, dropped, "failed", tally, run_id=run_id, reason=reason)
+    _fail_aside(dropped, reason, drop_root)
+    return FileOutcome(dropped.name, dropped.sha256, "failed", tally, reason=reason)
+
+
+def _fail_aside(dropped: DroppedFile, reason: str, drop_root: Path) -> None:
+    """The reason is written first, so a failed file never sits there unexplained."""
+    target = dropped.move_to(FAILED, drop_root)
+    reason_file = target.with_name(target.name + ".reason.txt")
+    reason_file.write_text(reason + "\n", encoding="utf-8")
 
 
 def _known_files(conn: WarehouseConnection, kind: DropKind) -> dict[str, dict]:
@@ -573,51 +603,28 @@ def _known_files(conn: WarehouseConnection, kind: DropKind) -> dict[str, dict]:
 
 def _record_file(
     conn: WarehouseConnection,
-    kind: DropKind,
-    name: str,
-    sha256: str,
+    dropped: DroppedFile,
     status: str,
     tally: LoadTally,
-    modified_at: pd.Timestamp,
+    *,
     run_id: str,
-    reason: str | None,
+    reason: str | None = None,
 ) -> None:
     record = pd.DataFrame(
         [
             {
-                "kind": kind.name,
-                "sha256": sha256,
-                "file": name,
+                "kind": dropped.kind.name,
+                "sha256": dropped.sha256,
+                "file": dropped.name,
                 "status": status,
                 "reason": reason,
                 "records_read": tally.read,
                 "records_loaded": tally.loaded,
                 "records_rejected": len(tally.rejected),
-                "file_modified_at": modified_at,
+                "file_modified_at": dropped.modified_at,
                 "loaded_at": pd.Timestamp.now(tz="UTC"),
                 "run_id": run_id,
             }
         ]
     ).astype({"reason": "string"})
     conn.merge_df(record, LOADED_FILES_TABLE, ["kind", "sha256"])
-
-
-def _archived_name(path: Path, sha256: str) -> str:
-    """Unique per content, so re-sent names never overwrite earlier deliveries."""
-    return f"{path.stem}.{sha256[:12]}{path.suffix}"
-
-
-def _archive(path: Path, directory: Path, sha256: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / _archived_name(path, sha256)
-    os.replace(path, target)
-    return target
-
-
-def _fail_aside(path: Path, directory: Path, sha256: str, reason: str) -> Path:
-    """The reason is written before the move, so a failed file never sits there unexplained."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / _archived_name(path, sha256)
-    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-    os.replace(path, target)
-    return target

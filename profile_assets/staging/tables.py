@@ -51,12 +51,14 @@ class StagingTable:
         return frame[list(self.columns)].astype(self.dtypes())
 
     def empty(self) -> pd.DataFrame:
-        return self.typed(pd.DataFrame({c: [] for c in self.columns}))
+        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in self.dtypes().items()})
 
     def table_schema(self) -> TableSchema:
         return TableSchema(
             columns=[
-                TableColumn(name, type_, description="primary key" if name in self.primary_key else None)
+                TableColumn(
+                    name, type_, description="primary key" if name in self.primary_key else None
+                )
                 for name, type_ in self.columns.items()
             ]
         )
@@ -117,7 +119,16 @@ ORDERS = StagingTable(
         "schema_version": "string",
     },
     primary_key=("source", "order_id"),
-    required=("source", "order_id", "order_ts", "amount", "currency", "is_deleted"),
+    required=(
+        "source",
+        "order_id",
+        "customer_source",
+        "customer_record_id",
+        "order_ts",
+        "amount",
+        "currency",
+        "is_deleted",
+    ),
 )
 
 WEB_ACTIVITY = StagingTable(

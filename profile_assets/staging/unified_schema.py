@@ -434,10 +434,10 @@ def _fit_share(series: pd.Series, expected: str) -> float:
     if series.dtype.kind in "biufM":
         return 1.0 if _found_kind(series) in _ACCEPTS[expected] else 0.0
     kinds = values.map(_value_kind)
-    fits = kinds.isin(_ACCEPTS[expected])
-    strings = kinds == "string"
+    fits = kinds.isin(_ACCEPTS[expected]).to_numpy(dtype=bool)
+    strings = (kinds == "string").to_numpy(dtype=bool)
     if expected != "string" and strings.any():
-        fits[strings] = _parses_as(values[strings], expected)
+        fits[strings] = _parses_as(values[strings], expected).to_numpy(dtype=bool)
     return float(fits.mean())
 
 

@@ -18,6 +18,7 @@ import random
 import secrets
 import threading
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -521,10 +522,11 @@ def int_param(raw: Any, name: str, default: int, low: int, high: int) -> int:
 
 
 async def form_or_json(request: Request) -> dict[str, str]:
-    """Token endpoints take form fields (the OAuth standard); JSON is accepted for convenience."""
+    """Token endpoints take url-encoded form fields (the OAuth standard; parsed here because
+    Starlette's form parser needs python-multipart); JSON is accepted for convenience."""
     if request.headers.get("content-type", "").startswith("application/json"):
         return {k: str(v) for k, v in (await request.json()).items()}
-    return {k: str(v) for k, v in (await request.form()).items()}
+    return dict(urllib.parse.parse_qsl((await request.body()).decode()))
 
 
 def token_route(path: str, issuer: OAuthIssuer) -> Route:

@@ -62,9 +62,14 @@ def _draw(person_id: int, purpose: str, modulo: int) -> int:
     return int.from_bytes(digest, "big") % modulo
 
 
+def is_queued(person_id: int, queued_share: float) -> bool:
+    """Whether the vendor "looks this person up" (202) on the first request."""
+    return _draw(person_id, "queued", 10_000) < queued_share * 10_000
+
+
 def email_index(world: Any) -> dict[str, int]:
-    """Lower-cased valid email -> person id, from people and every source table that has
-    `id` and `email` columns (joined to the ground truth). A shared mailbox resolves to its
+    """Lower-cased valid email -> person id, from people's own addresses and every source table
+    with `id` and `email` columns (joined to the ground truth). A shared mailbox resolves to its
     lowest person id, as a vendor's database would hold one person per address."""
     frames = []
     truth = world.truth_records.dropna(subset=["person_id"])
@@ -72,8 +77,9 @@ def email_index(world: Any) -> dict[str, int]:
         if {"id", "email"} <= set(frame.columns):
             emails = frame[["id", "email"]].assign(source=table, source_id=frame["id"].astype(str))
             frames.append(emails.merge(truth, on=["source", "source_id"])[["email", "person_id"]])
-    if "email" in world.people.columns:
-        frames.append(world.people[["email", "person_id"]])
+    for column in ("email", "secondary_email"):
+        if column in world.people.columns:
+            frames.append(world.people[[column, "person_id"]].rename(columns={column: "email"}))
     pairs = pd.concat(frames, ignore_index=True).dropna()
     pairs["email"] = pairs["email"].astype(str).str.strip().str.lower()
     pairs = pairs[pairs["email"].str.match(EMAIL.pattern)]
@@ -163,7 +169,7 @@ def api(
             return cache[store.version]
 
     def first_time_queued(person_id: int) -> bool:
-        if _draw(person_id, "queued", 10_000) >= queued_share * 10_000:
+        if not is_queued(person_id, queued_share):
             return False
         with asked_lock:
             new = person_id not in asked

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,11 +59,11 @@ _DAYS_AGO = re.compile(r"^(\d+)daysAgo$")
 
 
 def prepare(web_user_days: pd.DataFrame) -> pd.DataFrame:
-    """The table with its dimensions rendered as GA4 strings, done once per store version."""
+    """The table with its dimensions rendered as GA4 strings (done once per store version)."""
     days = pd.to_datetime(web_user_days["date"])
     frame = pd.DataFrame(
         {
-            "day": days.dt.date,
+            "day": days,
             "date_key": days.dt.strftime("%Y%m%d"),
             "user_id": web_user_days["user_id"]
             .astype("object")
@@ -98,49 +99,58 @@ def _names(items: Sequence[Mapping[str, Any]], known: Mapping[str, Any], kind: s
     return names
 
 
+@dataclass(frozen=True)
+class ReportQuery:
+    """A validated runReport body; `table_key` identifies its full result table (for caching)."""
+
+    dimensions: tuple[str, ...]
+    metrics: tuple[str, ...]
+    start: date
+    end: date
+    limit: int
+    offset: int
+
+    @property
+    def table_key(self) -> tuple:
+        return self.dimensions, self.metrics, self.start, self.end
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any], today: date) -> ReportQuery:
+        ranges = body.get("dateRanges") or []
+        if len(ranges) != 1:
+            raise BadRequest("Exactly one dateRange is supported.")
+        metrics = _names(body.get("metrics") or [], METRICS, "metric")
+        if not metrics:
+            raise BadRequest("At least one metric is required.")
+        return cls(
+            dimensions=tuple(_names(body.get("dimensions") or [], DIMENSIONS, "dimension")),
+            metrics=tuple(metrics),
+            start=resolve_date(str(ranges[0].get("startDate", "")), today),
+            end=resolve_date(str(ranges[0].get("endDate", "")), today),
+            limit=int_param(body.get("limit"), "limit", LIMIT_DEFAULT, 1, LIMIT_MAX),
+            offset=int_param(body.get("offset"), "offset", 0, 0, 2**63 - 1),
+        )
+
+
 def _metric_text(value: Any, metric_type: str) -> str:
     if metric_type == "TYPE_INTEGER":
         return str(int(value))
     return f"{float(value):.2f}".rstrip("0").rstrip(".")
 
 
-def run_report(prepared: pd.DataFrame, body: Mapping[str, Any], today: date) -> dict[str, Any]:
-    """Answer a runReport body over a prepared frame (pure: the HTTP layer only caches it)."""
-    ranges = body.get("dateRanges") or []
-    if len(ranges) != 1:
-        raise BadRequest("Exactly one dateRange is supported.")
-    start = resolve_date(str(ranges[0].get("startDate", "")), today)
-    end = resolve_date(str(ranges[0].get("endDate", "")), today)
-    dimensions = _names(body.get("dimensions") or [], DIMENSIONS, "dimension")
-    metrics = _names(body.get("metrics") or [], METRICS, "metric")
-    if not metrics:
-        raise BadRequest("At least one metric is required.")
-    limit = int_param(body.get("limit"), "limit", LIMIT_DEFAULT, 1, LIMIT_MAX)
-    offset = int_param(body.get("offset"), "offset", 0, 0, 2**63 - 1)
-    rows = _aggregate(prepared, start, end, dimensions, metrics)
-    report: dict[str, Any] = {
-        "dimensionHeaders": [{"name": d} for d in dimensions],
-        "metricHeaders": [{"name": m, "type": METRICS[m][1]} for m in metrics],
-    }
-    if rows:
-        report["rows"] = rows[offset : offset + limit]
-        report["rowCount"] = len(rows)
-    report["metadata"] = {"currencyCode": "USD", "timeZone": PROPERTY_TIMEZONE}
-    report["kind"] = "analyticsData#runReport"
-    return report
-
-
-def _aggregate(
-    prepared: pd.DataFrame, start: date, end: date, dimensions: list[str], metrics: list[str]
-) -> list[dict[str, Any]]:
-    in_range = prepared[(prepared["day"] >= start) & (prepared["day"] <= end)]
-    columns = [METRICS[m][0] for m in metrics]
-    keys = [DIMENSIONS[d] for d in dimensions]
+def aggregate(prepared: pd.DataFrame, query: ReportQuery) -> list[dict[str, Any]]:
+    """Every row of the query's result table, in GA4's row shape, sorted by dimension values."""
+    days = prepared["day"]
+    in_range = prepared[(days >= pd.Timestamp(query.start)) & (days <= pd.Timestamp(query.end))]
+    columns = [METRICS[m][0] for m in query.metrics]
+    keys = [DIMENSIONS[d] for d in query.dimensions]
+    if not len(in_range):
+        return []
     if keys:
         sums = in_range.groupby(keys, sort=True)[columns].sum().reset_index()
     else:
-        sums = in_range[columns].sum().to_frame().T if len(in_range) else in_range[columns]
-    types = [METRICS[m][1] for m in metrics]
+        sums = in_range[columns].sum().to_frame().T
+    types = [METRICS[m][1] for m in query.metrics]
     return [
         {
             "dimensionValues": [{"value": str(v)} for v in row[: len(keys)]],
@@ -150,6 +160,45 @@ def _aggregate(
         }
         for row in sums[keys + columns].itertuples(index=False, name=None)
     ]
+
+
+def report(query: ReportQuery, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runReport response for one page of a result table."""
+    body: dict[str, Any] = {
+        "dimensionHeaders": [{"name": d} for d in query.dimensions],
+        "metricHeaders": [{"name": m, "type": METRICS[m][1]} for m in query.metrics],
+    }
+    if rows:  # proto3 JSON leaves out empty lists and zero counts
+        body["rows"] = rows[query.offset : query.offset + query.limit]
+        body["rowCount"] = len(rows)
+    body["metadata"] = {"currencyCode": "USD", "timeZone": PROPERTY_TIMEZONE}
+    body["kind"] = "analyticsData#runReport"
+    return body
+
+
+class ResultCache:
+    """Result tables per store version and query, so paging through a report slices a cached
+    table instead of aggregating the world again for every page."""
+
+    max_tables = 32
+
+    def __init__(self, store: SandboxStore) -> None:
+        self._store = store
+        self._version = -1
+        self._prepared = pd.DataFrame()
+        self._tables: dict[tuple, list[dict[str, Any]]] = {}
+
+    def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
+        with self._store.lock:
+            if self._version != self._store.version:
+                self._prepared = prepare(self._store.world.tables["web_user_days"])
+                self._tables.clear()
+                self._version = self._store.version
+            if query.table_key not in self._tables:
+                if len(self._tables) >= self.max_tables:
+                    self._tables.clear()
+                self._tables[query.table_key] = aggregate(self._prepared, query)
+            return self._tables[query.table_key]
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -168,21 +217,15 @@ def api(store: SandboxStore, runtime: ApiRuntime, property_id: str) -> VendorApi
     """GA4's routes over `store` for the one property `property_id`."""
     assert runtime.issuer is not None
     issuer = runtime.issuer
-    cache: dict[int, pd.DataFrame] = {}
+    results = ResultCache(store)
 
-    def prepared() -> pd.DataFrame:
-        with store.lock:
-            if store.version not in cache:
-                cache.clear()
-                cache[store.version] = prepare(store.world.tables["web_user_days"])
-            return cache[store.version]
-
-    async def report(request: Request):
+    async def run_report(request: Request):
         if request.path_params["property_id"] != property_id:
             message = "User does not have sufficient permissions for this property."
             return json_response(error_body(403, message), 403)
         today = pd.Timestamp(store.world.as_of).tz_convert(PROPERTY_TIMEZONE).date()
-        return json_response(run_report(prepared(), await request.json(), today))
+        query = ReportQuery.parse(await request.json(), today)
+        return json_response(report(query, results.rows(query)))
 
     def authenticate(headers: Headers) -> Principal | AuthError:
         token = bearer_token(headers)
@@ -192,6 +235,6 @@ def api(store: SandboxStore, runtime: ApiRuntime, property_id: str) -> VendorApi
 
     routes = [
         token_route(TOKEN_PATH, issuer),
-        Route("/v1beta/properties/{property_id}:runReport", report, methods=["POST"]),
+        Route("/v1beta/properties/{property_id}:runReport", run_report, methods=["POST"]),
     ]
     return VendorApi(routes, authenticate, error_body, open_paths=(TOKEN_PATH,))

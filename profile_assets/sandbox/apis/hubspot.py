@@ -302,8 +302,11 @@ def search(
     groups = [g.get("filters", []) for g in body.get("filterGroups") or []] or [[]]
     sorts = list(body.get("sorts") or [])
     windows = [_window(filters) for filters in groups]
-    by_mod_ascending = len(sorts) == 1 and sorts[0].get("propertyName") in MOD_PROPERTIES
-    by_mod_ascending &= sorts[0].get("direction", "ASCENDING") == "ASCENDING" if sorts else False
+    by_mod_ascending = (
+        len(sorts) == 1
+        and sorts[0].get("propertyName") in MOD_PROPERTIES
+        and sorts[0].get("direction", "ASCENDING") == "ASCENDING"
+    )
     stop_at = min(after + limit, SEARCH_RESULT_CAP)
     if len(windows) == 1 and not windows[0][2] and by_mod_ascending:
         low, high, _ = windows[0]

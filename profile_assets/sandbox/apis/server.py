@@ -165,7 +165,9 @@ def start_sandbox_apis(
             apis[name], runtimes[name], control_routes(runtimes[name], store, on_changes)
         )
         server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(
+                app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+            )
         )
         thread = threading.Thread(
             target=server.run,

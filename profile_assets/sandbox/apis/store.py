@@ -21,13 +21,9 @@ KEY_MIN = -(2**63)
 KEY_MAX = 2**63 - 1
 
 
-class WorldLike(Protocol):
-    """The part of `profile_assets.sandbox.world.World` the store needs."""
-
-    tables: dict[str, pd.DataFrame]
-
-
 class ChangeSetLike(Protocol):
+    """The shape of `profile_assets.sandbox.world.ChangeSet` the store applies."""
+
     upserts: dict[str, pd.DataFrame]
     deletes: dict[str, list[str]]
 
@@ -102,14 +98,12 @@ class IndexedCollection:
     ) -> tuple[int, int]:
         """Positions [start, stop) of the (mod, id) keys with low <= key < high."""
         keys = self._changes[partition]
-        return bisect.bisect_left(keys, low), bisect.bisect_left(keys, high)
+        start = bisect.bisect_left(keys, low)
+        return start, max(start, bisect.bisect_left(keys, high))
 
     def changes_at(self, partition: Hashable, start: int, stop: int) -> list[Rendered]:
         """Records at change-index positions [start, stop), oldest change first."""
         return [self._by_id[i] for _, i in self._changes[partition][start:stop]]
-
-    def partition_size(self, partition: Hashable) -> int:
-        return len(self._ids[partition])
 
 
 def _remove_sorted(values: list, value: Any) -> None:
@@ -161,12 +155,12 @@ class SandboxStore:
                 deleted = [str(i) for i in changeset.deletes.get(table, [])]
                 if (upserts is None or upserts.empty) and not deleted:
                     continue
-                items = spec.render(upserts) if upserts is not None else []
-                items += self._deleted_items(spec, deleted, when)
+                rendered = spec.render(upserts) if upserts is not None else []
+                removed = self._deleted_items(spec, deleted, when)
                 collection = self.collections[table]
-                for item in items:
+                for item in rendered + removed:
                     collection.put(item)
-                summary[table] = {"upserts": len(items) - len(deleted), "deletes": len(deleted)}
+                summary[table] = {"upserts": len(rendered), "deletes": len(removed)}
             self.version += 1
         return summary
 

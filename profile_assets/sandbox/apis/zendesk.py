@@ -223,7 +223,7 @@ def api(store: SandboxStore, runtime: ApiRuntime, email: str, api_token: str) ->
                     store.collections[table],
                     _start_position(request),
                     size,
-                    lambda item: not (exclude_deleted and item.record["status"] == "deleted"),
+                    lambda item: not (exclude_deleted and item.record.get("status") == "deleted"),
                 )
             cursor = encode_cursor(position)
             after_url = request.url.remove_query_params("start_time").include_query_params(

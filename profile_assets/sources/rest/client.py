@@ -20,6 +20,7 @@ each at the layer where dlt itself would close it rather than in the callers:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -87,7 +88,7 @@ def _json_body_truncated(response: Response | None, exception: BaseException | N
     if response is None or response.status_code >= 300 or not _is_json(response):
         return False
     try:
-        parsed = response.json()
+        parsed = json.loads(response.content)  # the C parser; requests may pick simplejson's
     except ValueError:
         return True
     response.json = lambda **_: parsed  # cache: paginators and selectors parse again otherwise
@@ -135,9 +136,6 @@ class _RefreshOn401:
 
     access_token: str | None
 
-    def obtain_token(self) -> None:  # provided by the OAuth2 base class
-        raise NotImplementedError
-
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         request = super().__call__(request)  # type: ignore[misc]
         request.register_hook("response", self._resend_with_fresh_token)
@@ -147,7 +145,7 @@ class _RefreshOn401:
         if response.status_code != 401:
             return response
         log.info("token rejected by %s; refreshing", sanitize_url(response.url))
-        self.obtain_token()
+        self.obtain_token()  # type: ignore[attr-defined]  # from the OAuth2 base class
         # Mutating the original request lets the session's retries re-send it with the new token.
         response.request.headers["Authorization"] = f"Bearer {self.access_token}"
         _ = response.content
@@ -189,21 +187,28 @@ __all__ = [
     "SourceClient",
     "SourceError",
     "make_client",
+    "auth_secrets",
     "redact",
     "redacted_errors",
     "retrying_session",
 ]
 
 
+def auth_secrets(auth: Any) -> list[str | None]:
+    """The credential values an auth object holds right now (tokens change on refresh)."""
+    names = ("token", "access_token", "password", "api_key", "client_secret", "refresh_token")
+    return [getattr(auth, name, None) for name in names]
+
+
 @contextmanager
-def redacted_errors(secrets: Iterable[str | None]) -> Iterator[None]:
-    """Re-raise any failure as a `SourceError` whose message carries no credential value.
+def redacted_errors(auth: Any) -> Iterator[None]:
+    """Re-raise any failure as a `SourceError` whose message carries no credential of `auth`.
 
     The original exception is not chained: its message, arguments or request objects may
     hold the very secrets this strips, and Dagster logs the whole chain.
     """
-    values = list(secrets)
     try:
         yield
     except Exception as exc:
-        raise SourceError(redact(f"{type(exc).__name__}: {exc}", values)) from None
+        message = redact(f"{type(exc).__name__}: {exc}", auth_secrets(auth))
+        raise SourceError(message) from None

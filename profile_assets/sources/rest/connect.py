@@ -1,4 +1,4 @@
-"""Resources -> authenticated `SourceClient`s, plus the secret values to keep out of messages.
+"""Resources -> authenticated `SourceClient`s.
 
 Auth choices follow what each vendor offers: HubSpot takes a private-app token as configured,
 else OAuth (refresh-token grant when a refresh token is configured, else client credentials,
@@ -9,7 +9,6 @@ OAuth auths refresh on a 401, so a token expiring mid-pagination costs one extra
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from profile_assets.resources import GA4Resource, HubSpotResource, ZendeskResource
 from profile_assets.sandbox_state import sandbox_setting
@@ -26,22 +25,16 @@ from profile_assets.sources.rest.client import (
 HUBSPOT_TOKEN_PATH = "/oauth/v1/token"
 
 
-@dataclass
-class Connection:
-    client: SourceClient
-    secrets: list[str | None]
-
-
 def _token_url(env_name: str, default: str) -> str:
     """Token endpoints are not secrets; GA4's lives on another host than the Data API."""
     return os.environ.get(env_name) or sandbox_setting(env_name) or default
 
 
-def hubspot(resource: HubSpotResource, retry: RetrySettings) -> Connection:
+def hubspot(resource: HubSpotResource, retry: RetrySettings) -> SourceClient:
     base = resource.setting("base_url", "HUBSPOT_BASE_URL")
     if resource.access_token:  # explicitly configured private-app token
         token = resource.setting("access_token", "HUBSPOT_ACCESS_TOKEN")
-        return Connection(make_client(base, BearerTokenAuth(token=token), retry), [token])
+        return make_client(base, BearerTokenAuth(token=token), retry)
     client_id = resource.setting("client_id", "HUBSPOT_CLIENT_ID")
     secret = resource.setting("client_secret", "HUBSPOT_CLIENT_SECRET")
     refresh = resource.setting("refresh_token", "HUBSPOT_REFRESH_TOKEN", required=False)
@@ -57,26 +50,29 @@ def hubspot(resource: HubSpotResource, retry: RetrySettings) -> Connection:
         auth = RefreshingClientCredentials(
             access_token_url=token_url, client_id=client_id, client_secret=secret
         )
-    return Connection(make_client(base, auth, retry), [secret, refresh, client_id])
+    return make_client(base, auth, retry)
 
 
-def zendesk(resource: ZendeskResource, retry: RetrySettings) -> Connection:
+def zendesk(resource: ZendeskResource, retry: RetrySettings) -> SourceClient:
     base = resource.setting("base_url", "ZENDESK_BASE_URL")
     email = resource.setting("email", "ZENDESK_EMAIL")
     token = resource.setting("api_token", "ZENDESK_API_TOKEN")
     auth = HttpBasicAuth(username=f"{email}/token", password=token)
-    return Connection(make_client(base, auth, retry), [token])
+    return make_client(base, auth, retry)
 
 
-def ga4(resource: GA4Resource, retry: RetrySettings) -> tuple[Connection, str]:
-    """The connection and the property id to report on."""
+def ga4(
+    resource: GA4Resource, retry: RetrySettings, token_url: str | None = None
+) -> tuple[SourceClient, str]:
+    """The client and the property id to report on."""
     base = resource.setting("base_url", "GA4_BASE_URL")
     client_id = resource.setting("client_id", "GA4_CLIENT_ID")
     secret = resource.setting("client_secret", "GA4_CLIENT_SECRET")
     property_id = resource.setting("property_id", "GA4_PROPERTY_ID")
     auth = RefreshingClientCredentials(
-        access_token_url=_token_url("GA4_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+        access_token_url=token_url
+        or _token_url("GA4_TOKEN_URL", "https://oauth2.googleapis.com/token"),
         client_id=client_id,
         client_secret=secret,
     )
-    return Connection(make_client(base, auth, retry), [secret, client_id]), property_id
+    return make_client(base, auth, retry), property_id

@@ -14,11 +14,15 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from requests import Response
 
+from profile_assets.sources.raw_rows import LoadTally, with_load_metadata
 from profile_assets.sources.rest.client import SourceClient
-from profile_assets.sources.rest.records import Field
+from profile_assets.sources.rest.records import Field, parse_records
+from profile_assets.sources.rest.sync import replace_window
+from profile_assets.warehouse import WarehouseConnection
 
 SOURCE = "web_user_days"
 TABLE = "raw.web_user_days"
@@ -49,7 +53,9 @@ class ReportPaginator(OffsetPaginator):
     """limit/offset in the request body; stops at `rowCount`, or at once when it is absent."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(limit=limit, offset_body_path="offset", limit_body_path="limit")
+        super().__init__(
+            limit=limit, offset_body_path="offset", limit_body_path="limit", total_path="rowCount"
+        )
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         if "rowCount" not in response.json():
@@ -92,7 +98,7 @@ def report_pages(
         yield [_record(row, *names) for row in page]
 
 
-def source_ids(rows) -> Any:
+def source_ids(rows: pd.DataFrame) -> pd.Series:
     """`date|client_id|user_id`: one GA4 row per day, browser and (possibly no) user."""
     return (
         rows["date"].astype(str)
@@ -101,3 +107,29 @@ def source_ids(rows) -> Any:
         + "|"
         + rows["user_id"].fillna("").astype(str)
     )
+
+
+def load_days(
+    conn: WarehouseConnection,
+    client: SourceClient,
+    property_id: str,
+    first: date,
+    last: date,
+    *,
+    run_id: str,
+    page_size: int = PAGE_SIZE,
+) -> tuple[LoadTally, pd.DataFrame]:
+    """Replace days [first, last] of raw.web_user_days by GA4's current report for them."""
+    pages = report_pages(client, property_id, first, last, page_size)
+    records = [r for page in pages for r in page]
+    parsed = parse_records(records, FIELDS, key="client_id", source=SOURCE, required=["date"])
+    rows = with_load_metadata(
+        parsed.rows,
+        source=SOURCE,
+        source_id=source_ids(parsed.rows),
+        run_id=run_id,
+        extracted_at=pd.Timestamp.now(tz="UTC"),
+    )
+    window = f"date >= DATE '{first}' AND date <= DATE '{last}'"
+    replace_window(conn, TABLE, rows, window=window, rejections=parsed.rejections, run_id=run_id)
+    return LoadTally(read=len(records), loaded=len(rows), rejected=parsed.rejections), rows

@@ -88,7 +88,8 @@ def read_cursor(conn: WarehouseConnection, stream: str) -> str | None:
     return None if df.empty or pd.isna(df.iat[0, 0]) else str(df.iat[0, 0])
 
 
-def _save_cursor(conn: WarehouseConnection, stream: str, cursor: str, run_id: str) -> None:
+def save_cursor(conn: WarehouseConnection, stream: str, cursor: str, run_id: str) -> None:
+    """Store where `stream` resumes (the engine does this with each commit; ops may reset it)."""
     state = pd.DataFrame(
         {
             "stream": [stream],
@@ -139,7 +140,7 @@ def _commit(
         )
         quarantine(conn, rejections, run_id=run_id)
         if cursor is not None:
-            _save_cursor(conn, stream.name, cursor, run_id)
+            save_cursor(conn, stream.name, cursor, run_id)
     tally.loaded += len(rows)
     tally.rejected += rejections
     return rows

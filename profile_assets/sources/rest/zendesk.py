@@ -65,8 +65,10 @@ TICKET_FIELDS = (
 )
 
 
-def _export_pages(client: SourceClient, resource: str, cursor: str | None) -> Iterator[Page]:
-    params: dict[str, Any] = {"per_page": PER_PAGE}
+def _export_pages(
+    client: SourceClient, resource: str, cursor: str | None, per_page: int
+) -> Iterator[Page]:
+    params: dict[str, Any] = {"per_page": per_page}
     if cursor is None:
         params["start_time"] = 0
     else:
@@ -80,7 +82,7 @@ def _export_pages(client: SourceClient, resource: str, cursor: str | None) -> It
         yield Page(list(page), page.response.json().get("after_cursor"))
 
 
-def users_stream(client: SourceClient) -> Stream:
+def users_stream(client: SourceClient, per_page: int = PER_PAGE) -> Stream:
     return Stream(
         name="zendesk.users",
         table="raw.support_users",
@@ -88,12 +90,12 @@ def users_stream(client: SourceClient) -> Stream:
         key="id",
         version="updated_at",
         fields=USER_FIELDS,
-        pages=lambda cursor: _export_pages(client, "users", cursor),
+        pages=lambda cursor: _export_pages(client, "users", cursor, per_page),
         deleted=lambda rows: ~rows["active"].fillna(True).astype(bool),
     )
 
 
-def tickets_stream(client: SourceClient) -> Stream:
+def tickets_stream(client: SourceClient, per_page: int = PER_PAGE) -> Stream:
     return Stream(
         name="zendesk.tickets",
         table="raw.support_tickets",
@@ -101,6 +103,6 @@ def tickets_stream(client: SourceClient) -> Stream:
         key="id",
         version="updated_at",
         fields=TICKET_FIELDS,
-        pages=lambda cursor: _export_pages(client, "tickets", cursor),
+        pages=lambda cursor: _export_pages(client, "tickets", cursor, per_page),
         deleted=lambda rows: pd.Series(rows["status"] == "deleted").fillna(False).astype(bool),
     )

@@ -1,0 +1,1 @@
+"""A seeded sandbox of every source system: the world generator and the simulated vendors."""

@@ -1,0 +1,333 @@
+"""Pandera contracts for every raw and staging table, run as Dagster asset checks.
+
+Policy (also in the README):
+- Row-level problems (a malformed amount, a ticket without a requester) never stop the
+  pipeline: staging quarantines those rows to `ops.rejected_records` with their reasons. The
+  staging *value* checks re-validate what was written against the unified schema and only
+  warn (severity WARN, not blocking), so a surprise shows up in the UI without halting.
+- Table-level problems fail a *blocking* contract check, which stops every downstream asset
+  in the same run (and `all_deps_blocking_checks_passed` keeps automation from running them
+  later): a drifted schema, a required column missing, a duplicate or null primary key, or a
+  table that is empty although it had rows when last checked.
+
+Checks read only what they need (the key and required columns; a 1,000-row sample for drift)
+so they stay cheap at a million people.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from profile_assets.checks import SAMPLE_ROWS, check_result, validate_frame
+from profile_assets.staging.tables import STAGING_TABLES, StagingTable
+from profile_assets.staging.unified_schema import SchemaDriftError, build_schema, detect_drift
+from profile_assets.warehouse import Warehouse, WarehouseConnection
+
+ROW_COUNTS_TABLE = "ops.table_row_counts"
+DRIFT_SAMPLE_ROWS = 1000
+
+#: Every raw table staging reads, by the name of its source mapping in `schemas/sources/`.
+RAW_TABLES = (
+    "crm_contacts",
+    "crm_deals",
+    "support_users",
+    "support_tickets",
+    "web_user_days",
+    "storefront_customers",
+    "storefront_carts",
+    "storefront_cart_items",
+    "storefront_orders",
+    "storefront_order_items",
+    "file_contacts",
+    "file_orders",
+)
+RAW_KEY = ("_source_id",)
+RAW_REQUIRED = ("_source_id", "_extracted_at", "_run_id", "_op")
+
+# Which unified entity each staging table instantiates (its canonical columns' checks).
+_ENTITY = {
+    "contacts": "person",
+    "orders": "order",
+    "web_activity": "web_activity",
+    "tickets": "ticket",
+    "carts": "cart",
+}
+_E164 = r"^\+[1-9]\d{1,14}$"
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """What a table must satisfy for anything downstream to read it."""
+
+    asset_key: AssetKey
+    table: str
+    primary_key: tuple[str, ...]
+    required: tuple[str, ...]
+    nullable_key: tuple[str, ...] = ()
+    #: Source mapping to drift-check a sample against (raw tables).
+    drift_source: str | None = None
+
+    def schema(self) -> pa.DataFrameSchema:
+        """Key unique and present; required columns non-null. Types are the value schema's job."""
+        columns = {
+            name: pa.Column(nullable=name in self.nullable_key, required=True)
+            for name in dict.fromkeys([*self.primary_key, *self.required])
+        }
+        return pa.DataFrameSchema(
+            columns, unique=list(self.primary_key), name=f"{self.table} contract"
+        )
+
+
+def raw_contract(table: str) -> TableContract:
+    return TableContract(
+        asset_key=AssetKey(["raw", table]),
+        table=f"raw.{table}",
+        primary_key=RAW_KEY,
+        required=RAW_REQUIRED,
+        drift_source=table,
+    )
+
+
+def staging_contract(spec: StagingTable) -> TableContract:
+    nullable_key = tuple(c for c in spec.primary_key if c not in spec.required)
+    return TableContract(
+        asset_key=spec.asset_key,
+        table=spec.table,
+        primary_key=spec.primary_key,
+        required=spec.required,
+        nullable_key=nullable_key,
+    )
+
+
+# --------------------------------------------------------------------------- contract check
+def evaluate_contract(
+    conn: WarehouseConnection, contract: TableContract, *, run_id: str
+) -> AssetCheckResult:
+    """Run `contract` against the warehouse and record the row count for the next run."""
+    if not conn.table_exists(contract.table):
+        return _failed(contract, reason=f"{contract.table} does not exist")
+    present = set(conn.columns(contract.table))
+    wanted = list(dict.fromkeys([*contract.primary_key, *contract.required]))
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        return _failed(contract, reason=f"required columns missing: {missing}")
+    if contract.drift_source:
+        drift = _drift_problems(conn, contract)
+        if drift:
+            return _failed(contract, reason="schema drift", drift=drift)
+    frame = conn.query_df(f"SELECT {', '.join(wanted)} FROM {contract.table}")
+    failing_rows, cases = validate_frame(frame, contract.schema())
+    previous = previous_row_count(conn, contract.table, run_id=run_id)
+    record_row_count(conn, contract.table, len(frame), run_id=run_id)
+    emptied = len(frame) == 0 and bool(previous)
+    metadata = {
+        "rows": len(frame),
+        "previous_rows": MetadataValue.int(previous) if previous is not None else None,
+        "failing_rows": failing_rows,
+        "primary_key": ", ".join(contract.primary_key),
+    }
+    if emptied:
+        metadata["reason"] = f"empty, but had {previous} rows when last checked"
+    if failing_rows:
+        sample = cases.head(SAMPLE_ROWS).astype(str)
+        metadata["failure_sample"] = MetadataValue.md(sample.to_markdown(index=False))
+    return AssetCheckResult(
+        passed=failing_rows == 0 and not emptied,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={k: v for k, v in metadata.items() if v is not None},
+    )
+
+
+def _failed(
+    contract: TableContract, *, reason: str, drift: list[str] | None = None
+) -> AssetCheckResult:
+    metadata: dict[str, object] = {"reason": reason}
+    if drift:
+        metadata["drift"] = MetadataValue.md("\n".join(f"- {p}" for p in drift))
+    return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata=metadata)
+
+
+def _drift_problems(conn: WarehouseConnection, contract: TableContract) -> list[str]:
+    sample = conn.query_df(f"SELECT * FROM {contract.table} LIMIT {DRIFT_SAMPLE_ROWS}")
+    vendor = sample[[c for c in sample.columns if not c.startswith("_")]]
+    try:
+        detect_drift(contract.drift_source, vendor)
+    except SchemaDriftError as error:
+        return [str(p) for p in error.problems]
+    return []
+
+
+def previous_row_count(conn: WarehouseConnection, table: str, *, run_id: str) -> int | None:
+    """Rows the table had when last checked in another run (None: never checked)."""
+    if not conn.table_exists(ROW_COUNTS_TABLE):
+        return None
+    value = conn.scalar(
+        f"SELECT row_count FROM {ROW_COUNTS_TABLE} "
+        f"WHERE table_name = '{table}' AND run_id <> '{run_id}' "
+        "ORDER BY checked_at DESC LIMIT 1"
+    )
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def record_row_count(conn: WarehouseConnection, table: str, rows: int, *, run_id: str) -> None:
+    frame = pd.DataFrame(
+        {
+            "table_name": [table],
+            "run_id": [run_id],
+            "row_count": [rows],
+            "checked_at": [pd.Timestamp.now(tz="UTC")],
+        }
+    )
+    conn.merge_df(frame, ROW_COUNTS_TABLE, ["table_name", "run_id"])
+
+
+def contract_check(contract: TableContract) -> AssetChecksDefinition:
+    """The blocking table-level check of one asset."""
+
+    @asset_check(
+        asset=contract.asset_key,
+        name="table_contract",
+        blocking=True,
+        description=(
+            f"Blocking: {contract.table} has its required columns"
+            + (", fits its source mapping (no drift)" if contract.drift_source else "")
+            + f", a unique non-null key ({', '.join(contract.primary_key)}), and is not "
+            "empty when it had rows before."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+        with warehouse.connection() as conn:
+            return evaluate_contract(conn, contract, run_id=context.run_id)
+
+    return _check
+
+
+# --------------------------------------------------------------------------- value check
+def _utc_timestamp(series: pd.Series) -> bool:
+    return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
+
+
+_OWN_DTYPES = {
+    "string": (None, False),
+    "boolean": ("bool", False),
+    "integer": ("Int64", True),
+    "float": ("float64", True),
+    "date": (None, False),
+    "timestamp": (None, False),
+}
+# Contract columns whose unified-field checks do not apply as-is in staging.
+_OVERRIDES = {
+    # Invalid phones are kept raw (and flagged); E.164 is checked where phone_valid.
+    ("contacts", "phone"),
+}
+_TABLE_CHECKS = {
+    "contacts": [
+        pa.Check(
+            lambda df: ~df["phone_valid"] | df["phone"].astype(str).str.match(_E164),
+            name="phone_is_e164_when_valid",
+        ),
+        pa.Check(lambda df: df["email_key"].isna() | df["email_valid"], name="email_key_if_valid"),
+    ],
+}
+_COLUMN_CHECKS = {
+    ("contacts", "source"): [
+        pa.Check.isin(["crm_contacts", "support_users", "storefront_customers", "file_contacts"])
+    ],
+    ("orders", "source"): [pa.Check.isin(["crm_deals", "storefront_orders", "file_orders"])],
+    ("orders", "customer_source"): [
+        pa.Check.isin(["crm_contacts", "storefront_customers", "file_contacts"])
+    ],
+    ("tickets", "satisfaction"): [pa.Check.isin(["good", "bad"])],
+    ("web_activity", "page_views"): [pa.Check.ge(0)],
+    ("web_activity", "add_to_carts"): [pa.Check.ge(0)],
+    ("carts", "items"): [pa.Check.ge(0)],
+    ("carts", "cart_value"): [pa.Check.ge(0)],
+}
+
+
+def value_schema(spec: StagingTable) -> pa.DataFrameSchema:
+    """Row-level contract of a staging table: canonical columns take their type and checks
+    from the unified schema (`schemas/unified/`), staging's own columns are declared here."""
+    unified = build_schema(_ENTITY[spec.name])
+    columns = {}
+    for name, logical in spec.columns.items():
+        nullable = name not in spec.required
+        if name in unified.columns and (spec.name, name) not in _OVERRIDES:
+            column = unified.columns[name]
+            columns[name] = pa.Column(
+                column.dtype,
+                checks=[*column.checks, *_COLUMN_CHECKS.get((spec.name, name), [])],
+                nullable=nullable,
+                coerce=column.coerce,
+                name=name,
+            )
+            continue
+        dtype, coerce = _OWN_DTYPES[logical]
+        checks = list(_COLUMN_CHECKS.get((spec.name, name), []))
+        if logical == "timestamp":
+            checks.append(pa.Check(_utc_timestamp, name="utc_timestamp"))
+        columns[name] = pa.Column(dtype, checks=checks, nullable=nullable, coerce=coerce)
+    return pa.DataFrameSchema(
+        columns,
+        checks=_TABLE_CHECKS.get(spec.name, []),
+        strict=False,
+        name=f"{spec.table} (unified v{unified.metadata['schema_version']})",
+        metadata=unified.metadata,
+    )
+
+
+def read_for_validation(conn: WarehouseConnection, table: str) -> pd.DataFrame:
+    """The table as pandas, with time zones spelled as the schema expects (Etc/UTC -> UTC)."""
+    frame = conn.query_df(f"SELECT * FROM {table}")
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert("UTC")
+    return frame
+
+
+def value_check(spec: StagingTable) -> AssetChecksDefinition:
+    """The non-blocking row-level Pandera check of one staging asset."""
+
+    @asset_check(
+        asset=spec.asset_key,
+        name="pandera_values",
+        blocking=False,
+        description=(
+            f"Warns when rows of {spec.table} break the unified schema's value rules "
+            "(staging quarantines such rows, so a failure here means a transform bug)."
+        ),
+    )
+    def _check(warehouse: Warehouse) -> AssetCheckResult:
+        with warehouse.connection() as conn:
+            frame = read_for_validation(conn, spec.table)
+        return check_result(frame, value_schema(spec), blocking=False)
+
+    return _check
+
+
+# --------------------------------------------------------------------------- the lists
+def raw_checks(tables: Sequence[str] = RAW_TABLES) -> list[AssetChecksDefinition]:
+    return [contract_check(raw_contract(t)) for t in tables]
+
+
+def staging_checks() -> list[AssetChecksDefinition]:
+    return [
+        check
+        for spec in STAGING_TABLES
+        for check in (contract_check(staging_contract(spec)), value_check(spec))
+    ]
+
+
+RAW_CHECKS = raw_checks()
+STAGING_CHECKS = staging_checks()

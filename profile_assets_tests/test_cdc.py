@@ -1,0 +1,339 @@
+"""CDC from the storefront Postgres: exact, crash-safe, and never holding WAL when idle."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+import uuid
+from contextlib import closing
+
+import duckdb
+import psycopg2
+import pytest
+
+from profile_assets.sandbox import storefront as sf
+from profile_assets.sources import cdc
+from profile_assets.warehouse import DuckDBConnection
+from profile_assets_tests.storefront_support import (
+    small_world,
+    start_loaded_storefront,
+    storefront_changes,
+)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return small_world()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, world):
+    server = start_loaded_storefront(tmp_path_factory.mktemp("storefront"), world)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slot(server):
+    """A slot per test (tests share the database); dropped afterwards so it holds no WAL."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield name
+    _pg(
+        server,
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+        [name],
+    )
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    for schema in ("raw", "ops"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    yield DuckDBConnection(con)
+    con.close()
+
+
+def _pg(server: sf.StorefrontServer, sql: str, params=None) -> list[tuple]:
+    with closing(psycopg2.connect(server.dsn)) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
+
+
+def _mutate(server: sf.StorefrontServer, world, seed: int):
+    with closing(server.connect()) as conn:
+        sf.apply_changes(conn, storefront_changes(world, seed=seed))
+
+
+def assert_raw_matches_postgres(server: sf.StorefrontServer, wh: DuckDBConnection) -> None:
+    """Every live raw row equals its Postgres row (as text), one row per key."""
+    for table in sf.TABLES:
+        names = table.column_names
+        source = _pg(server, f"SELECT {', '.join(f'{c}::text' for c in names)} FROM {table.name}")
+        casts = ", ".join(f"CAST({c} AS VARCHAR)" for c in names)
+        raw = cdc.raw_table(table)
+        live = wh.con.execute(f"SELECT {casts} FROM {raw} WHERE _op = 'upsert'").fetchall()
+        assert sorted(live) == sorted(source), table.name
+        total, keys = wh.con.execute(f"SELECT COUNT(*), COUNT(DISTINCT id) FROM {raw}").fetchall()[
+            0
+        ]
+        assert total == keys, f"duplicate keys in {raw}"
+
+
+def _state(wh: DuckDBConnection, slot: str) -> int | None:
+    return cdc.stored_lsn(wh, slot)
+
+
+def test_snapshot_then_changes_reproduce_postgres_exactly(server, world, slot, warehouse):
+    first = cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    assert first.snapshot_rows == sum(len(world.tables[t.world_name]) for t in sf.TABLES)
+    assert_raw_matches_postgres(server, warehouse)
+
+    _mutate(server, world, seed=21)
+    _mutate(server, world, seed=22)
+    second = cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    assert second.snapshot_rows == 0
+    assert second.transactions == 2
+    assert_raw_matches_postgres(server, warehouse)
+    meta = warehouse.con.execute(
+        "SELECT DISTINCT _source, _run_id FROM raw.storefront_carts WHERE _lsn > ?",
+        [first.lsn],
+    ).fetchall()
+    assert meta == [("storefront", "run-2")]
+
+
+def test_every_raw_row_carries_its_bookkeeping(server, slot, warehouse):
+    cdc.sync(server.dsn, warehouse, run_id="run-meta", slot=slot)
+    rows = warehouse.con.execute(
+        "SELECT _source, _source_id = CAST(id AS VARCHAR), _run_id, _op, _lsn IS NOT NULL, "
+        "_extracted_at <= now() FROM raw.storefront_orders"
+    ).fetchall()
+    assert rows and set(rows) == {("storefront", True, "run-meta", "upsert", True, True)}
+
+
+def test_deletes_arrive_as_tombstones_that_keep_the_last_values(server, world, slot, warehouse):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    victim = int(_pg(server, "SELECT MIN(id) FROM orders")[0][0])
+    before = warehouse.con.execute(
+        "SELECT amount, _lsn FROM raw.storefront_orders WHERE id = ?", [victim]
+    ).fetchall()[0]
+    _pg(server, "DELETE FROM orders WHERE id = %s", [victim])
+    world.tables["storefront_orders"] = world.tables["storefront_orders"].query("id != @victim")
+
+    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    after = warehouse.con.execute(
+        "SELECT amount, _op, _lsn, _run_id FROM raw.storefront_orders WHERE id = ?", [victim]
+    ).fetchall()
+    assert len(after) == 1
+    amount, op, lsn, run_id = after[0]
+    assert (amount, op, run_id) == (before[0], "delete", "run-2")
+    assert lsn > before[1]
+    assert_raw_matches_postgres(server, warehouse)
+
+
+def test_insert_update_delete_in_one_transaction_collapse_to_the_final_state(
+    server, slot, warehouse
+):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    existing = int(_pg(server, "SELECT MIN(id) FROM carts")[0][0])
+    with closing(server.connect()) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO carts (id, status) VALUES (900001, 'open'), (900002, 'open')")
+        cur.execute("UPDATE carts SET status = 'converted' WHERE id IN (900001, %s)", [existing])
+        cur.execute("DELETE FROM carts WHERE id IN (900002, %s)", [existing])
+        conn.commit()
+    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    rows = warehouse.con.execute(
+        "SELECT id, status, _op FROM raw.storefront_carts WHERE id IN (?, 900001, 900002) "
+        "ORDER BY id",
+        [existing],
+    ).fetchall()
+    # Tombstones keep the last values the source had, even those it never committed alone.
+    assert rows == [
+        (existing, "converted", "delete"),
+        (900001, "converted", "upsert"),
+        (900002, "open", "delete"),
+    ]
+    assert_raw_matches_postgres(server, warehouse)
+    _pg(server, "DELETE FROM carts WHERE id > 900000")
+
+
+def test_crash_after_warehouse_commit_before_slot_advance_applies_nothing_twice(
+    server, world, slot, warehouse
+):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(server, world, seed=31)
+    with closing(psycopg2.connect(server.dsn)) as pg:
+        transactions = cdc.read_changes(pg, slot)
+        batch = cdc.changes_batch(transactions, after_lsn=_state(warehouse, slot), slot=slot)
+        cdc.apply_cdc_batch(warehouse, batch, run_id="crashed-run")
+    # ... the process dies here: the slot was never advanced.
+    assert cdc.slot_status(server.dsn, slot).pending_changes > 0
+
+    rerun = cdc.sync(server.dsn, warehouse, run_id="rerun", slot=slot)
+    assert (rerun.changes, rerun.transactions) == (0, 0)
+    assert cdc.slot_status(server.dsn, slot).pending_changes == 0
+    assert_raw_matches_postgres(server, warehouse)
+    reruns = warehouse.con.execute(
+        "SELECT COUNT(*) FROM raw.storefront_customers WHERE _run_id = 'rerun'"
+    ).fetchall()
+    assert reruns == [(0,)]
+
+
+def test_replaying_an_applied_batch_changes_nothing(server, world, slot, warehouse):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(server, world, seed=33)
+    with closing(psycopg2.connect(server.dsn)) as pg:
+        batch = cdc.changes_batch(cdc.read_changes(pg, slot), after_lsn=0, slot=slot)
+    cdc.apply_cdc_batch(warehouse, batch, run_id="first")
+    snapshot = warehouse.con.execute("SELECT * FROM raw.storefront_cart_items").fetchall()
+    cdc.apply_cdc_batch(warehouse, batch, run_id="replay")
+    assert warehouse.con.execute("SELECT * FROM raw.storefront_cart_items").fetchall() == snapshot
+
+
+def test_crash_between_read_and_commit_loses_nothing(server, world, slot, warehouse):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    position = _state(warehouse, slot)
+    _mutate(server, world, seed=41)
+    with closing(psycopg2.connect(server.dsn)) as pg:
+        batch = cdc.changes_batch(cdc.read_changes(pg, slot), after_lsn=position, slot=slot)
+    # The warehouse transaction dies half way: the customers merge ran, the carts one fails.
+    assert list(batch.frames)[:2] == ["customers", "carts"]
+    batch.frames["carts"].loc[batch.frames["carts"].index[0], "customer_id"] = "not-a-number"
+    with pytest.raises(duckdb.Error):
+        cdc.apply_cdc_batch(warehouse, batch, run_id="crashed-run")
+    assert _state(warehouse, slot) == position
+    crashed = warehouse.con.execute(
+        "SELECT COUNT(*) FROM raw.storefront_customers WHERE _run_id = 'crashed-run'"
+    ).fetchall()
+    assert crashed == [(0,)]
+
+    cdc.sync(server.dsn, warehouse, run_id="rerun", slot=slot)
+    assert_raw_matches_postgres(server, warehouse)
+
+
+def test_sigkilled_consumer_rerun_loses_and_duplicates_nothing(server, slot, tmp_path):
+    """A consumer process killed with SIGKILL mid-stream, twice, then rerun. Forked, so it
+    starts in milliseconds with everything imported."""
+    path = str(tmp_path / "killed.duckdb")
+    fork = multiprocessing.get_context("fork")
+    cart = 1_000_000
+    with closing(server.connect()) as conn:
+        for _ in range(2):
+            consumer = fork.Process(target=_consume, args=(server.dsn, path, slot))
+            consumer.start()
+            try:
+                cart = _write_until_acknowledged(conn, server, slot, cart)
+                cart = _write_cart_changes(conn, cart, 30)  # the consumer is busy: kill it
+            finally:
+                os.kill(consumer.pid, signal.SIGKILL)
+                consumer.join()
+        _write_cart_changes(conn, cart, 30)
+    con = duckdb.connect(path)
+    wh = DuckDBConnection(con)
+    assert cdc.stored_lsn(wh, slot) is not None
+    cdc.sync(server.dsn, wh, run_id="after-kill", slot=slot)
+    assert_raw_matches_postgres(server, wh)
+    con.close()
+    _pg(server, "DELETE FROM carts WHERE id >= 1000000")
+
+
+def _consume(dsn: str, path: str, slot: str) -> None:
+    con = duckdb.connect(path)
+    for schema in ("raw", "ops"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    cdc.follow(dsn, DuckDBConnection(con), slot=slot, poll_interval=0.01)
+
+
+def _confirmed(server: sf.StorefrontServer, slot: str) -> str | None:
+    rows = _pg(
+        server,
+        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+        [slot],
+    )
+    return rows[0][0] if rows else None
+
+
+def _write_until_acknowledged(conn, server, slot: str, cart: int, timeout: float = 60) -> int:
+    """Keep writing until the consumer has applied and acknowledged at least one batch."""
+    deadline = time.monotonic() + timeout
+    first_seen = None
+    while time.monotonic() < deadline:
+        cart = _write_cart_changes(conn, cart, 5)
+        confirmed = _confirmed(server, slot)
+        first_seen = first_seen or confirmed
+        if confirmed is not None and confirmed != first_seen:
+            return cart
+    raise AssertionError("the consumer never acknowledged a batch")
+
+
+def _write_cart_changes(conn, cart: int, count: int) -> int:
+    """Inserts, updates and deletes in tiny transactions, paced like shop traffic."""
+    with conn.cursor() as cur:
+        for _ in range(count):
+            cur.execute(
+                "INSERT INTO carts (id, customer_id, status, created_at, updated_at) "
+                "VALUES (%s, %s, 'open', localtimestamp, localtimestamp)",
+                [cart, cart % 97],
+            )
+            if cart % 3 == 0:
+                cur.execute("UPDATE carts SET status = 'converted' WHERE id = %s", [cart - 1])
+            if cart % 5 == 0:
+                cur.execute("DELETE FROM carts WHERE id = %s", [cart - 2])
+            conn.commit()
+            cart += 1
+            time.sleep(0.005)
+    return cart
+
+
+def test_idle_slot_is_advanced_by_a_heartbeat_and_releases_wal(server, slot, warehouse):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    before = cdc.slot_status(server.dsn, slot)
+    _pg(server, "CREATE TABLE IF NOT EXISTS noise (x int, pad text)")
+    _pg(server, "INSERT INTO noise SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g")
+    noisy = cdc.slot_status(server.dsn, slot)
+    assert noisy.pending_changes == 0
+    assert noisy.retained_wal_bytes > 4_000_000  # the slot pins WAL it has no use for
+
+    wal_now = cdc.lsn_to_int(_pg(server, "SELECT pg_current_wal_lsn()::text")[0][0])
+    confirmed = cdc.advance_idle_slot(server.dsn, slot)
+    after = cdc.slot_status(server.dsn, slot)
+    assert confirmed == after.confirmed_flush_lsn
+    assert after.confirmed_flush_lsn > wal_now > before.confirmed_flush_lsn
+    assert after.retained_wal_bytes < 100_000
+    _pg(server, "DROP TABLE noise")
+
+
+def test_idle_advance_never_skips_waiting_row_changes(server, world, slot, warehouse):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(server, world, seed=51)
+    status = cdc.slot_status(server.dsn, slot)
+    assert status.needs_run and status.pending_changes > 0
+    assert cdc.advance_idle_slot(server.dsn, slot) == status.confirmed_flush_lsn
+    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    assert_raw_matches_postgres(server, warehouse)
+    assert not cdc.slot_status(server.dsn, slot).needs_run
+
+
+def test_a_lost_slot_is_resnapshotted_and_deletes_meanwhile_become_tombstones(
+    server, world, slot, warehouse
+):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    _pg(server, "SELECT pg_drop_replication_slot(%s)", [slot])
+    victim = int(_pg(server, "SELECT MAX(id) FROM order_items")[0][0])
+    _pg(server, "DELETE FROM order_items WHERE id = %s", [victim])
+    world.tables["storefront_order_items"] = world.tables["storefront_order_items"].query(
+        "id != @victim"
+    )
+    assert cdc.slot_status(server.dsn, slot).needs_run
+
+    result = cdc.sync(server.dsn, warehouse, run_id="resnapshot", slot=slot)
+    assert result.snapshot_rows > 0
+    assert_raw_matches_postgres(server, warehouse)
+    tombstone = warehouse.con.execute(
+        "SELECT _op, _run_id FROM raw.storefront_order_items WHERE id = ?", [victim]
+    ).fetchall()
+    assert tombstone == [("delete", "resnapshot")]
