@@ -150,7 +150,8 @@ def test_abandoned_cart_needs_24_hours_without_an_order():
         ],
         orders=[_order("2", "2026-09-29 09:00", 10.0)],
     )
-    derived = d.derive_fields(activity, AS_OF).set_index("source_record_id")
+    records = pd.DataFrame({"source": SHOP, "source_record_id": ["1", "2", "3", "4", "5"]})
+    derived = d.derive_fields(activity, AS_OF, entity_map=records).set_index("source_record_id")
     assert derived["abandoned_cart"].to_dict() == {
         "1": True,
         "2": False,

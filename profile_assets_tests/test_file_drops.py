@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
+from profile_assets.sandbox.file_drops import write_file_drops
+from profile_assets.sandbox.world import generate_world
 from profile_assets.sources import file_drops
 from profile_assets.sources.file_assets import file_contacts, file_drop_sensor, file_orders
 from profile_assets.sources.file_drops import CONTACTS, ORDERS, load_pending
@@ -59,7 +61,8 @@ def _csv(rows, header=HEADER, *, delimiter=",", encoding="utf-8", quoting=csv.QU
 
 
 def _jsonl(rows, header=HEADER) -> bytes:
-    return "\n".join(json.dumps(dict(zip(header, r, strict=True))) for r in rows).encode()
+    lines = (json.dumps(dict(zip(header, r, strict=True)), ensure_ascii=False) for r in rows)
+    return "\n".join(lines).encode()
 
 
 def _parquet(rows, header=HEADER) -> bytes:
@@ -196,8 +199,10 @@ def test_rows_that_cannot_be_loaded_are_quarantined_with_file_and_line(drop_root
     ]
     rejected = query(
         warehouse,
-        "SELECT run_id, source, file, line, reason FROM ops.rejected_records ORDER BY line",
+        "SELECT run_id, source, file, line, reason, payload FROM ops.rejected_records "
+        "ORDER BY line",
     )
+    assert json.loads(rejected["payload"][0]) == dict(zip(header, rows[1], strict=True))
     assert rejected["file"].unique().tolist() == ["orders/orders.csv"]
     assert set(rejected["run_id"]) == {"run-1"} and set(rejected["source"]) == {"file_drop"}
     assert rejected["line"].tolist() == [3, 4, 5, 7]
@@ -379,3 +384,57 @@ def test_assets_report_counts_per_file_in_metadata(drop_root, warehouse):
     assert "| contacts/contacts.jsonl | loaded | 4 | 3 | 1 |" in contacts["files"].value
     assert (orders["files_failed"].value, orders["records_rejected"].value) == (1, 1)
     assert orders["dagster/row_count"].value == 0  # the table exists, empty, for downstream
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(3000, seed=11)
+
+
+def _drop_world_deliveries(world, tmp_path: Path, drop_root: Path) -> None:
+    """The partner's deliveries into drop/contacts/ and drop/orders/, later ones newer."""
+    written = write_file_drops(world, tmp_path / "deliveries")
+    for age, path in enumerate(reversed(written)):
+        kind = CONTACTS if path.name.startswith(CONTACTS.source_table) else ORDERS
+        drop(drop_root, kind.name, path.name, path.read_bytes(), age=60 + age)
+
+
+def _same_instants(loaded: pd.Series, truth: pd.Series) -> bool:
+    """Equal to the second, except wall times repeated when clocks go back: a naive London
+    time cannot say which of the two instants it was, and is read as the first."""
+    gap = (loaded - truth.dt.floor("s")).abs()
+    return bool(((gap == pd.Timedelta(0)) | (gap == pd.Timedelta(hours=1))).all()) and bool(
+        (gap == pd.Timedelta(0)).mean() > 0.99
+    )
+
+
+def test_world_deliveries_load_exactly_what_the_partner_holds(
+    world, tmp_path, drop_root, warehouse
+):
+    _drop_world_deliveries(world, tmp_path, drop_root)
+
+    outcomes = load(warehouse, drop_root, CONTACTS) + load(warehouse, drop_root, ORDERS)
+
+    assert {o.status for o in outcomes} == {"loaded"} and all(o.tally.balanced for o in outcomes)
+    assert {o.details.get("encoding") for o in outcomes} >= {"utf-8", "utf-16"}
+    truth = world.tables["file_contacts"].set_index("contact_ref")
+    raw = query(warehouse, "SELECT * FROM raw.file_contacts").set_index("contact_ref")
+    assert sorted(raw.index) == sorted(truth.index)
+    raw = raw.loc[truth.index]
+    for vendor in ["First Name", "Last Name", "E-mail", "Phone", "Birth Date", "Street", "Town",
+                   "Post Code", "Country"]:  # fmt: skip
+        column = file_drops.raw_name(vendor)
+        assert raw[column].fillna("").tolist() == truth[vendor].fillna("").tolist(), vendor
+    assert _same_instants(raw["updated"], truth["updated"])
+
+    orders = world.tables["file_orders"].set_index("order_ref")
+    amounts = pd.to_numeric(orders["amount"], errors="coerce")
+    raw_orders = query(warehouse, "SELECT * FROM raw.file_orders").set_index("order_ref")
+    assert sorted(raw_orders.index) == sorted(amounts.dropna().index)
+    raw_orders = raw_orders.loc[amounts.dropna().index]
+    assert raw_orders["amount"].tolist() == amounts.dropna().tolist()
+    assert _same_instants(raw_orders["order_date"], orders.loc[raw_orders.index, "order date"])
+    quarantined = query(warehouse, "SELECT payload FROM ops.rejected_records")["payload"]
+    assert sorted(json.loads(p)["order_ref"] for p in quarantined) == sorted(
+        amounts[amounts.isna()].index
+    )

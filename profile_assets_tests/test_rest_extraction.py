@@ -290,7 +290,7 @@ def test_mutations_are_picked_up_exactly_including_deletes(world, own_sandbox, t
     sync_everything(own_sandbox, db)
     summary = httpx.post(
         own_sandbox.urls["hubspot"] + "/_sandbox/mutate", json={"people": 60, "seed": 3}
-    ).json()
+    ).json()["applied"]
     after = sync_everything(own_sandbox, db)
     assert_reproduces(own_sandbox.store.world, db)
     changed = {
@@ -427,26 +427,37 @@ def _dies_after(stream: Stream, pages: int) -> Stream:
     return dataclasses.replace(stream, pages=pages_then_die)
 
 
+CHILD = """
+import json, sys, uuid
+from profile_assets.resources import HubSpotResource, ZendeskResource
+from profile_assets.sources.rest import connect, hubspot, zendesk
+from profile_assets.sources.rest.client import RetrySettings
+from profile_assets.sources.rest.sync import sync
+from profile_assets.warehouse import DuckDBWarehouse
+
+env, db = json.loads(sys.argv[1]), sys.argv[2]
+retry = RetrySettings(max_attempts=10, backoff_factor=0.02, min_backoff=0.02)
+hub = connect.hubspot(HubSpotResource(base_url=env["HUBSPOT_BASE_URL"],
+    client_id=env["HUBSPOT_CLIENT_ID"], client_secret=env["HUBSPOT_CLIENT_SECRET"]), retry)
+desk = connect.zendesk(ZendeskResource(base_url=env["ZENDESK_BASE_URL"],
+    email=env["ZENDESK_EMAIL"], api_token=env["ZENDESK_API_TOKEN"]), retry)
+streams = [hubspot.CrmReader(hub, hubspot.CONTACTS).stream(),
+    hubspot.CrmReader(hub, hubspot.DEALS).stream(),
+    zendesk.users_stream(desk, per_page=100), zendesk.tickets_stream(desk, per_page=100)]
+with DuckDBWarehouse(path=db).connection() as conn:
+    for stream in streams:
+        sync(conn, stream, run_id=str(uuid.uuid4()), commit_records=100)
+"""
+
+
 def _sync_in_subprocess(env: dict, db: str) -> subprocess.Popen:
-    code = (
-        "import json, sys\n"
-        "from profile_assets_tests.test_rest_extraction import sync_from_env\n"
-        "sync_from_env(json.loads(sys.argv[1]), sys.argv[2])\n"
-    )
+    """The REST syncs in a child process, committing every 100 records."""
     return subprocess.Popen(
-        [sys.executable, "-c", code, json.dumps(env), db],
+        [sys.executable, "-c", CHILD, json.dumps(env), db],
         cwd=os.path.dirname(os.path.dirname(__file__)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-
-
-def sync_from_env(env: dict, db: str) -> None:
-    """Entry point of the SIGKILL test's child: sync all REST streams in small commits."""
-    res = resources(env, db)
-    with res["warehouse"].connection() as conn:
-        for stream in streams(res):
-            sync(conn, stream, run_id=str(uuid.uuid4()), commit_records=100)
 
 
 def test_sigkill_mid_extraction_loses_and_duplicates_nothing(world, sandbox, tmp_path):
@@ -576,3 +587,27 @@ def test_secrets_never_reach_logs_or_the_event_log(world, sandbox, tmp_path, cap
     assert leaked == []
     metadata = streams_run.asset_materializations_for_node("raw__crm_contacts")[0].metadata
     assert metadata["balanced"].value is True and metadata["records_read"].value > 0
+
+
+def test_full_reconciliation_tombstones_ids_the_source_no_longer_returns(world, sandbox, tmp_path):
+    """HubSpot can purge a contact outright (GDPR): no archive, no feed, it just vanishes."""
+    db = str(tmp_path / "wh.duckdb")
+    sync_everything(sandbox, db)
+    purged_world = copy.deepcopy(world)
+    contacts = purged_world.tables["crm_contacts"]
+    active = contacts[~contacts["archived"].astype(bool)]
+    purged = sorted(active["id"].head(5))
+    purged_world.tables["crm_contacts"] = contacts[~contacts["id"].isin(purged)]
+    with start_sandbox_apis(purged_world, config=SandboxConfig(rate_limits={})) as running:
+        res = resources(running.env(), db)
+        stream = hubspot.CrmReader(connect.hubspot(res["hubspot"], FAST), hubspot.CONTACTS)
+        with res["warehouse"].connection() as conn:
+            incremental = sync(conn, stream.stream(), run_id="incremental")
+            assert incremental.tombstoned == 0
+            full = sync(conn, stream.stream(), run_id="reconcile", full_refresh=True)
+            deleted = conn.query_df(
+                "SELECT _source_id FROM raw.crm_contacts "
+                "WHERE _op = 'delete' AND _run_id = 'reconcile' ORDER BY 1"
+            )
+    assert full.tombstoned == 5
+    assert list(deleted["_source_id"]) == purged

@@ -16,7 +16,6 @@ from profile_assets.sandbox.apis import enrichment, hubspot
 from profile_assets.sandbox.apis.server import SandboxConfig, start_sandbox_apis
 from profile_assets.sandbox.apis.store import IndexedCollection, Rendered
 from profile_assets.sandbox.world import generate_world
-from profile_assets_tests.sandbox_api_support import hand_changes
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,6 @@ def sandbox(changesets):
         generate_world(2000),
         config=config,
         on_changes=changesets.append,
-        generate_changes=hand_changes,
     ) as running:
         yield running
 
@@ -203,13 +201,16 @@ def test_hubspot_list_rejects_limits_above_100(sandbox, client):
     assert response.json()["category"] == "VALIDATION_ERROR"
 
 
-def test_hubspot_deals_carry_their_contact_associations(sandbox, client):
+def test_hubspot_deals_page_once_each_with_their_contact_associations(sandbox, client):
     base = sandbox.urls["hubspot"]
     deals = list_all(
         client, f"{base}/crm/v3/objects/deals", hubspot_auth(sandbox), limit=100,
         associations="contacts",
     )  # fmt: skip
-    world = sandbox.store.world.tables["crm_deals"].set_index("id")
+    frame = sandbox.store.world.tables["crm_deals"]
+    ids = [int(d["id"]) for d in deals]
+    assert len(ids) == len(set(ids)) and set(ids) == served_ids(frame[~frame["archived"]])
+    world = frame.set_index("id")
     for deal in deals:
         served = [
             a["id"] for a in deal.get("associations", {}).get("contacts", {}).get("results", [])
@@ -565,39 +566,55 @@ def test_health_reports_active_faults(sandbox, client, faults_cleared):
 # --- mutations -----------------------------------------------------------------------------------
 
 
+def _changed_ids(changes: list, table: str) -> set[int]:
+    """Ids a run of ChangeSets upserted or deleted in one table."""
+    ids = set()
+    for change in changes:
+        if table in change.upserts:
+            ids |= served_ids(change.upserts[table])
+        ids |= {int(i) for i in change.deletes.get(table, [])}
+    return ids
+
+
 def test_mutations_show_up_in_search_archive_and_incremental_exports(sandbox, client, changesets):
-    contacts = sandbox.store.world.tables["crm_contacts"]
-    newest = contacts["lastmodifieddate"].max()
+    tables = sandbox.store.world.tables
+    newest_contact = tables["crm_contacts"]["lastmodifieddate"].max()
     _, ticket_cursor = export_all(client, sandbox, "tickets", start_time=0)
     _, user_cursor = export_all(client, sandbox, "users", start_time=0)
     base = sandbox.urls["hubspot"]
-    response = client.post(f"{base}/_sandbox/mutate", json={"people": 25, "seed": 5})
-    assert response.status_code == 200, response.text
-    changes = changesets[-1]
+    seen = len(changesets)
+    for seed in range(8, 16):  # until some ticket has been deleted too
+        response = client.post(f"{base}/_sandbox/mutate", json={"people": 300, "seed": seed})
+        assert response.status_code == 200, response.text
+        if _changed_ids(changesets[seen:], "support_tickets") & served_ids(
+            tables["support_tickets"][tables["support_tickets"]["status"] == "deleted"]
+        ):
+            break
+    changes = changesets[seen:]
+    assert changes and all(_changed_ids(changes, t) for t in ("crm_contacts", "support_users"))
 
-    body = incremental_search(modified("GT", newest))
+    url = f"{base}/crm/v3/objects/contacts/search"
     found = search_all(
-        client, f"{base}/crm/v3/objects/contacts/search", hubspot_auth(sandbox), body
+        client, url, hubspot_auth(sandbox), incremental_search(modified("GT", newest_contact))
     )
-    upserted = changes.upserts.get("crm_contacts", pd.DataFrame(columns=["id", "archived"]))
-    live = upserted[~upserted["archived"].astype(bool)]
-    assert {int(r["id"]) for r in found} == served_ids(live)
+    contacts = tables["crm_contacts"]
+    live = contacts[~contacts["archived"].astype(bool)]
+    assert {int(r["id"]) for r in found} == _changed_ids(changes, "crm_contacts") & served_ids(live)
     archived = list_all(
         client, f"{base}/crm/v3/objects/contacts", hubspot_auth(sandbox), limit=100, archived="true"
     )
-    assert {int(i) for i in changes.deletes.get("crm_contacts", [])} <= {
-        int(r["id"]) for r in archived
-    }
+    gone = {int(i) for change in changes for i in change.deletes.get("crm_contacts", [])}
+    assert gone and gone <= {int(r["id"]) for r in archived}
+    assert all(r["archived"] and r["archivedAt"] for r in archived)
 
     for kind, cursor, table in (
         ("tickets", ticket_cursor, "support_tickets"),
         ("users", user_cursor, "support_users"),
     ):
         since, _ = export_all(client, sandbox, kind, cursor=cursor)
-        upserts = changes.upserts.get(table)
-        expected = (set() if upserts is None else served_ids(upserts)) | {
-            int(i) for i in changes.deletes.get(table, [])
+        assert sorted(r["id"] for r in since) == sorted(_changed_ids(changes, table))
+        deleted = {int(i) for change in changes for i in change.deletes.get(table, [])}
+        flagged = {
+            r["id"] for r in since if r.get("status") == "deleted" or r.get("active") is False
         }
-        assert sorted(r["id"] for r in since) == sorted(expected)
-        gone = [r for r in since if r["id"] in {int(i) for i in changes.deletes.get(table, [])}]
-        assert all(r.get("status") == "deleted" or r.get("active") is False for r in gone)
+        assert deleted and deleted <= flagged

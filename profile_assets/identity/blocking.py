@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from profile_assets.identity.features import Features
+from profile_assets.identity.features import Features, combined_key
 
 
 @dataclass(frozen=True)
@@ -74,20 +74,6 @@ def drop_shared_values(
         codes[np.isin(codes, shared)] = -1
         dropped[name] = len(shared)
     return dropped
-
-
-def combined_key(features: Features, fields: tuple[str, ...]) -> np.ndarray:
-    """Dense int64 code of the tuple of field codes; -1 where any field is missing."""
-    key = np.zeros(features.n, dtype=np.int64)
-    missing = np.zeros(features.n, dtype=bool)
-    for name in fields:
-        codes = features.fields[name].codes
-        missing |= codes < 0
-        _, key = np.unique(key * (len(features.fields[name].values) + 1) + codes + 1,
-                           return_inverse=True)  # fmt: skip
-        key = key.astype(np.int64)
-    key[missing] = -1
-    return key
 
 
 def pairs_within_groups(key: np.ndarray, max_group: int) -> tuple[np.ndarray, np.ndarray, int]:

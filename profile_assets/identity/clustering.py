@@ -161,14 +161,17 @@ def _refusal(a: _Profile, b: _Profile, bridge: tuple[bool, bool], g: Guards) -> 
 
 
 def _may_bridge(features: Features, links: Links, e: int) -> tuple[bool, bool]:
-    """A strong link bridges a conflict on an identifier only when both its records hold that
-    identifier: they were compared on it directly and still matched. A chain through a record
-    lacking the identifier (no birth date) never bridges."""
+    """Whether link e may join clusters that disagree on (birth date, link id).
+
+    Only strong links ever bridge. A birth date is a fact about a person, so two dates are
+    bridged only when both records of the link hold one: they were compared directly and
+    still matched; a chain through a record without a date never bridges. A link id names an
+    account, and one person may open two, so any strong link bridges those.
+    """
     if not links.strong[e]:
         return False, False
     pair = [int(links.left[e]), int(links.right[e])]
-    f = features.fields
-    return bool((f["dob"].codes[pair] >= 0).all()), bool((f["link_id"].codes[pair] >= 0).all())
+    return bool((features.fields["dob"].codes[pair] >= 0).all()), True
 
 
 def _greedy(

@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from profile_assets.identity import nicknames
 from profile_assets.identity.features import CodedField, Features
@@ -147,7 +147,7 @@ def _email(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarra
 def _domain_similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     domains_x = np.array([v.rpartition("@")[2] for v in x.tolist()], dtype=object)
     domains_y = np.array([v.rpartition("@")[2] for v in y.tolist()], dtype=object)
-    return process.cpdist(domains_x, domains_y, scorer=Levenshtein.normalized_similarity)
+    return process.cpdist(domains_x, domains_y, scorer=DamerauLevenshtein.normalized_similarity)
 
 
 def _first_codes(features: Features, left: np.ndarray, right: np.ndarray) -> Codes:

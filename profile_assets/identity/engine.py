@@ -318,10 +318,9 @@ def _identity_map(
         names = np.array(comparison.level_names, dtype=object)[np.maximum(levels, 0)]
         field_levels[comparison.name] = np.where(levels == MISSING, None, names)
         field_weights[comparison.name] = weights[pair[rows], k]
-    blocked_on = np.array(
-        [",".join(candidates.rules_of(int(m))) for m in candidates.rule_mask[pair[rows]]],
-        dtype=object,
-    )
+    masks, mask_codes = np.unique(candidates.rule_mask[pair[rows]], return_inverse=True)
+    blocked_on = np.array([",".join(candidates.rules_of(int(m))) for m in masks], dtype=object)
+    blocked_on = blocked_on[mask_codes] if len(rows) else np.array([], dtype=object)
     rendered = evidence.render_evidence(
         sources[partner[rows]], ids[partner[rows]], probability[pair[rows]],
         log2_odds[pair[rows]], blocked_on, field_levels, field_weights,

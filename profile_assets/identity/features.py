@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 
 from profile_assets.identity import _keys
 from profile_assets.staging import normalize
@@ -35,8 +37,6 @@ PERSON_FIELDS = (
 #: (e.g. a storefront customer and the CRM contact holding its `storefront_customer_id`).
 LINK_FIELD = "link_id"
 KEY_SEPARATOR = "\x1f"
-#: Region for reading phone numbers without "+" when a record has no country.
-DEFAULT_REGION = "US"
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def build_features(records: pd.DataFrame) -> Features:
         "email": email,
         "email_local": _derived(email, _email_local),
         "email_domain": _derived(email, lambda key: key.rpartition("@")[2]),
-        "phone": _coded(_phones(col("phone"), country)),
+        "phone": _coded(_phones(col("phone"))),
         "link_id": _coded(_per_value(col(LINK_FIELD), _strip)),
         "first_name": names[0],
         "last_name": names[1],
@@ -93,16 +93,40 @@ def build_features(records: pd.DataFrame) -> Features:
     return Features(record_keys=keys, fields=fields)
 
 
-def _phones(raw: pd.Series, country: pd.Series) -> pd.Series:
-    """E.164; values already in E.164 form skip the (slow, per-value) phonenumbers parse."""
+def _phones(raw: pd.Series) -> pd.Series:
+    """Phone match key: the national significant number (no calling code, no trunk 0).
+
+    Not E.164: a record without a country ("06 55 72 24 76" in a support tool) cannot be put
+    in E.164, yet it is the same line as "+33 6 55 72 24 76" elsewhere. Stripping the calling
+    code (E.164 codes are prefix-free) and trunk zeros makes both "655722476". Placeholder
+    numbers (too short, one repeated digit) are missing.
+    """
     text = raw.astype("string").str.strip()
-    ready = text.str.fullmatch(r"\+[1-9]\d{6,14}").fillna(False).astype(bool)
-    out = text.where(ready).astype(object)
-    rest = ~ready & text.notna()
-    if rest.any():
-        region = country[rest].fillna(DEFAULT_REGION)
-        out[rest] = normalize.normalize_phone(raw[rest], region)["phone"].to_numpy()
-    return out.where(out.notna(), None)
+    digits = text.str.replace(r"\D", "", regex=True)
+    international = text.str.match(r"^(\+|00)").fillna(False).astype(bool)
+    digits = digits.mask(text.str.startswith("00").fillna(False).astype(bool), digits.str[2:])
+    nanp = ~international & (digits.str.len() == 11) & digits.str.startswith("1")
+    digits = digits.mask(nanp.fillna(False).astype(bool), digits.str[1:])
+    national = digits.mask(international, _per_value(digits.where(international), _strip_cc))
+    national = national.str.lstrip("0")
+    valid = (national.str.len() >= 7) & (national.str.len() <= 14)
+    valid &= ~national.str.fullmatch(r"(\d)\1*").fillna(False).astype(bool)
+    return national.where(valid.fillna(False).astype(bool)).astype(object).where(
+        lambda v: v.notna(), None
+    )
+
+
+@cache
+def _calling_codes() -> frozenset[str]:
+    return frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def _strip_cc(digits: str) -> str | None:
+    codes = _calling_codes()
+    for length in (1, 2, 3):
+        if digits[:length] in codes:
+            return digits[length:]
+    return None
 
 
 def _postcodes(raw: pd.Series, country: pd.Series) -> pd.Series:
@@ -196,3 +220,17 @@ def _coded_pair(first: pd.Series, last: pd.Series) -> tuple[CodedField, CodedFie
         CodedField(codes[:n].astype(np.int64), values),
         CodedField(codes[n:].astype(np.int64), values),
     )
+
+
+def combined_key(features: Features, fields: tuple[str, ...]) -> np.ndarray:
+    """Dense int64 code of the tuple of field codes; -1 where any field is missing."""
+    key = np.zeros(features.n, dtype=np.int64)
+    missing = np.zeros(features.n, dtype=bool)
+    for name in fields:
+        codes = features.fields[name].codes
+        missing |= codes < 0
+        _, key = np.unique(key * (len(features.fields[name].values) + 1) + codes + 1,
+                           return_inverse=True)  # fmt: skip
+        key = key.astype(np.int64)
+    key[missing] = -1
+    return key

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from profile_assets.identity.comparisons import MISSING, Comparison
-from profile_assets.identity.features import Features
+from profile_assets.identity.features import Features, combined_key
 
 _PSEUDO_COUNT = 1.0
 _M_BOUNDS = (1e-4, 1 - 1e-4)
@@ -219,4 +219,42 @@ def field_weights(
         present = max(int(value_counts.sum()), 1)
         u_value = np.maximum(value_counts[codes[left[exact]]], 1) / present
         weights[exact, k] = np.log2(params.m[k][comparison.exact_level] / u_value)
+    _joint_name_frequency(params, comparisons, features, gamma, left, weights)
     return weights
+
+
+def _joint_name_frequency(
+    params: ModelParameters,
+    comparisons: tuple[Comparison, ...],
+    features: Features,
+    gamma: np.ndarray,
+    left: np.ndarray,
+    weights: np.ndarray,
+) -> None:
+    """Where first and last name both agree exactly, weigh the *full name* by its frequency.
+
+    First and last names are not independent (both follow the bearer's language and
+    origin), so multiplying their separate frequencies makes "Alfredo Bachmann" look far
+    rarer than it is among people who share a country. The count of the full name, less the
+    share of same-name pairs that are one person, is the honest chance that someone else
+    bears it. In place; each column gets half.
+    """
+    names = [c.name for c in comparisons]
+    k_first, k_last = names.index("first_name"), names.index("last_name")
+    first, last = comparisons[k_first], comparisons[k_last]
+    both = (gamma[:, k_first] == first.exact_level) & (gamma[:, k_last] == last.exact_level)
+    key = combined_key(features, ("first_name", "last_name"))
+    counts = np.bincount(key[key >= 0]).astype(np.float64)
+    present = max(counts.sum(), 1.0)
+    # Records sharing a full name are often one person: only the share of those pairs the
+    # model does not explain as matches is chance (as for u at the exact level in EM).
+    collisions = max((counts * (counts - 1) / 2).sum(), 1.0)
+    matched = probability(
+        pattern_weights(gamma[both], params.level_weights()) + params.prior_weight()
+    ).sum()
+    chance_share = max(collisions - matched, 1.0) / collisions
+    u_joint = np.maximum(counts[key[left[both]]], 1) / present * chance_share
+    m_joint = params.m[k_first][first.exact_level] * params.m[k_last][last.exact_level]
+    half = np.log2(m_joint / u_joint) / 2
+    weights[both, k_first] = half
+    weights[both, k_last] = half

@@ -20,6 +20,7 @@ DEFAULT_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("names_ph", "dob"),
     ("last_ph", "dob", "postcode"),
     ("names_ph", "city"),
+    ("names_ph",),
 )
 
 
@@ -34,12 +35,13 @@ class ResolutionSettings:
     #: A blocking group larger than this is skipped: its pairs are namesakes, not duplicates,
     #: and it would grow quadratically with data size.
     max_block_size: int = 40
-    #: Calibrated probability at which a candidate pair becomes a link.
-    link_threshold: float = 0.95
+    #: Calibrated probability at which a candidate pair becomes a link: a link is expected
+    #: to be wrong at most one time in ten, before the clustering guards look at it.
+    link_threshold: float = 0.9
     #: A link between records with conflicting strong identifiers (different birth dates,
     #: different link ids) needs at least this probability; weaker links never bridge a
     #: conflict, and no chain of links bridges one (see clustering).
-    strong_link_threshold: float = 0.9999
+    strong_link_threshold: float = 0.999
     #: Over-merge guards: a cluster above any of these is split greedily.
     max_cluster_size: int = 30
     max_emails_per_profile: int = 6

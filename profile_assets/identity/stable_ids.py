@@ -32,7 +32,7 @@ def assign_profile_ids(
     """Profile id per record (by cluster label), and merge/split events against `previous`
     (a Series: record key -> previous profile id). Events carry the cluster `label`."""
     frame = pd.DataFrame({"key": record_keys, "label": labels})
-    min_key = frame.groupby("label", sort=True)["key"].min()
+    min_key = _smallest_key_per_label(record_keys, labels)
     ids = pd.Series(index=min_key.index, dtype=object)
     overlap = pd.DataFrame(columns=["label", "prev", "overlap", "prev_size"])
     used: set[str] = set()
@@ -47,6 +47,16 @@ def assign_profile_ids(
     missing = ids.index[ids.isna()]
     ids.loc[missing] = _fresh_ids(min_key.loc[missing].tolist(), used | set(ids.dropna()))
     return ids.reindex(labels).to_numpy(dtype=object), _events(overlap, ids)
+
+
+def _smallest_key_per_label(record_keys: np.ndarray, labels: np.ndarray) -> pd.Series:
+    """label -> its smallest member key: one string sort, then integer minima (a groupby
+    min over strings runs in Python per group)."""
+    order = np.argsort(record_keys, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    smallest = pd.Series(rank).groupby(labels).min()
+    return pd.Series(record_keys[order[smallest.to_numpy()]], index=smallest.index, dtype=object)
 
 
 def _fresh_ids(member_keys: list[str], used: set[str]) -> list[str]:

@@ -19,6 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+AS_OF = pd.Timestamp("2026-10-01T00:00:00Z")  # the world's "now", the same for every seed
+SOURCE_TIMEZONES: dict[str, str] = {
+    "crm": "UTC",  # HubSpot: ISO-8601 UTC with milliseconds
+    "support": "UTC",  # Zendesk: ISO-8601 UTC seconds
+    "web": "America/Los_Angeles",  # GA4 property time zone for `date`
+    "storefront": "America/New_York",  # Postgres timestamp without time zone, store local
+    "file": "Europe/London",  # partner file drops, naive local time
+}
+SECOND = 1.0 / 86400.0  # in days
 BIN_DAYS = 30
 N_BINS = 25  # 750 days of history before as_of
 HISTORY_DAYS = BIN_DAYS * N_BINS
@@ -155,3 +164,19 @@ def churn_labels(traits: pd.DataFrame) -> pd.DataFrame:
             "active_at_cutoff": (signup <= -WINDOW_DAYS) & (churn > -WINDOW_DAYS),
         }
     )
+
+
+def to_timestamps(days: np.ndarray) -> pd.Series:
+    """Float days relative to AS_OF -> UTC timestamps at whole seconds (inf -> NaT)."""
+    days = np.asarray(days, dtype=np.float64)
+    finite = np.isfinite(days)
+    seconds = np.round(np.where(finite, days, 0.0) * 86400.0).astype(np.int64)
+    ns = AS_OF.value + seconds * 1_000_000_000
+    ns[~finite] = np.iinfo(np.int64).min  # NaT
+    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+
+
+def days_since_as_of(timestamps: pd.Series) -> np.ndarray:
+    """UTC timestamps -> float days relative to AS_OF (NaT -> inf)."""
+    days = ((timestamps - AS_OF) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    return np.where(np.isnan(days), np.inf, days)

@@ -15,16 +15,10 @@ import numpy as np
 import pandas as pd
 
 from profile_assets.sandbox import dirt
+from profile_assets.sandbox.people import draw_addresses, population_from_people
 from profile_assets.sandbox.pools import CURRENCY, TICKET_SUBJECTS, build_pools
-from profile_assets.sandbox.world import (
-    CRM,
-    ID_COLUMNS,
-    World,
-    draw_addresses,
-    population_from_people,
-    render_identity,
-    truth_frame,
-)
+from profile_assets.sandbox.records import CRM, render_identity
+from profile_assets.sandbox.world import ID_COLUMNS, World, truth_frame
 
 # The column a vendor's "changed since" cursor follows, per table.
 MODIFIED_AT: dict[str, str] = {

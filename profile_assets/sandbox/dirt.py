@@ -165,11 +165,12 @@ def vary_email_case(rng: np.random.Generator, emails: np.ndarray, p: float) -> N
 
 
 def make_unique(rng: np.random.Generator, emails: np.ndarray) -> None:
-    """Sources that key accounts by email refuse a second account with the same address
-    (case-insensitively), so the later account ends up with a plus-tagged one."""
+    """Sources that key accounts by email refuse a second account with the same address, so
+    the later account ends up with a plus-tagged one. Expects lowercase addresses (run it
+    before case dirt, which cannot create new collisions)."""
     for attempt in range(10):
-        lower = pd.Series(emails, dtype=object).str.lower()
-        where = np.flatnonzero(lower.duplicated().to_numpy() & lower.notna().to_numpy())
+        values = pd.Series(emails, dtype=object)
+        where = np.flatnonzero(values.duplicated().to_numpy() & values.notna().to_numpy())
         if len(where) == 0:
             return
         tags = rng.integers(0, 1000, len(where)) + attempt * 1000

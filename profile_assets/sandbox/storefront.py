@@ -12,13 +12,13 @@ Timestamps are stored as `timestamp without time zone` in the store's local time
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,10 +152,16 @@ class StorefrontServer:
     def connect(self) -> PgConnection:
         return psycopg2.connect(self.dsn)
 
-    def stop(self) -> None:
-        """Fast shutdown: open sessions are disconnected, committed data is kept."""
-        if _running(self.pgdata):
-            _as_service(pg_ctl, ["-w", "-m", "fast", "stop"], self.pgdata, _service_user())
+    def stop(self, timeout: float = 60) -> None:
+        """Fast shutdown: open sessions are disconnected, committed data is kept.
+
+        SIGINT to the postmaster is what `pg_ctl stop -m fast` sends; sending it ourselves
+        needs no access to the data directory's path (see `_as_service`).
+        """
+        info = _running(self.pgdata)
+        if info is not None:
+            info.process.send_signal(signal.SIGINT)
+            info.process.wait(timeout)
 
 
 def _pgdata(data_dir: Path) -> Path:
@@ -211,7 +217,9 @@ def _as_service(command, args: list[str], pgdata: Path, user: str | None) -> Non
             command(args, pgdata=pgdata, user=user, timeout=60)
             return
         except subprocess.CalledProcessError:
-            if user is None or attempt == 3 or _running(pgdata):
+            if command is pg_ctl and _running(pgdata):
+                return  # the server started; only pg_ctl's wait for it failed
+            if user is None or attempt == 3:
                 raise
             if command is initdb:
                 _empty(pgdata)
@@ -250,8 +258,7 @@ def _pg_start(pgdata: Path, user: str | None) -> PostmasterInfo:
         socket_dir.chmod(0o777)
     options = f"-p {find_suitable_port(HOST)} -k {socket_dir}"
     log = pgdata / "server.log"
-    with contextlib.suppress(subprocess.CalledProcessError):
-        _as_service(pg_ctl, ["-w", "-o", options, "-l", str(log), "start"], pgdata, user)
+    _as_service(pg_ctl, ["-w", "-o", options, "-l", str(log), "start"], pgdata, user)
     info = _running(pgdata)
     if info is None:
         raise RuntimeError(f"storefront Postgres did not start; see {log}")

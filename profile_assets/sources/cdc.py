@@ -90,14 +90,20 @@ class Transaction:
 
 
 class _Reader:
-    """Cursor over one pgoutput message (network byte order, C strings)."""
+    """Cursor over one pgoutput message (network byte order, C strings).
+
+    The hot path (tuple data, run once per row change) avoids per-field struct calls.
+    """
+
+    _structs: dict[str, struct.Struct] = {}
 
     def __init__(self, data: bytes):
         self.data, self.pos = data, 0
 
     def unpack(self, fmt: str):
-        values = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
+        layout = self._structs.get(fmt) or self._structs.setdefault(fmt, struct.Struct(fmt))
+        values = layout.unpack_from(self.data, self.pos)
+        self.pos += layout.size
         return values
 
     def string(self) -> str:
@@ -107,21 +113,25 @@ class _Reader:
         return text
 
     def tuple_data(self) -> list[str | None]:
-        (count,) = self.unpack("!h")
+        data, pos = self.data, self.pos
+        count = int.from_bytes(data[pos : pos + 2], "big")
+        pos += 2
         values: list[str | None] = []
         for _ in range(count):
-            kind = self.data[self.pos : self.pos + 1]
-            self.pos += 1
-            if kind == b"n":
+            kind = data[pos]
+            pos += 1
+            if kind == 0x74:  # 't': text
+                length = int.from_bytes(data[pos : pos + 4], "big")
+                pos += 4
+                values.append(data[pos : pos + length].decode())
+                pos += length
+            elif kind == 0x6E:  # 'n': NULL
                 values.append(None)
-            elif kind == b"t":
-                (length,) = self.unpack("!i")
-                values.append(self.data[self.pos : self.pos + length].decode())
-                self.pos += length
             else:
                 # 'u' = unchanged TOASTed value: storefront rows are far below the TOAST
                 # threshold; failing loudly beats writing a wrong NULL.
-                raise ValueError(f"unsupported pgoutput column kind {kind!r}")
+                raise ValueError(f"unsupported pgoutput column kind {chr(kind)!r}")
+        self.pos = pos
         return values
 
 
@@ -317,10 +327,6 @@ class CdcBatch:
     changes: int = 0
     transactions: int = 0
 
-    @property
-    def row_count(self) -> int:
-        return sum(len(f) for f in self.frames.values())
-
 
 def changes_batch(
     transactions: list[Transaction], *, after_lsn: int, slot: str = SLOT
@@ -394,7 +400,8 @@ def snapshot_batch(dsn: str, slot: str = SLOT) -> CdcBatch:
             frames = _read_snapshot(dsn, snapshot_name, lsn)
     finally:
         replication.close()
-    return CdcBatch(slot=slot, lsn=lsn, frames=frames, snapshot=True)
+    rows = sum(len(f) for f in frames.values())
+    return CdcBatch(slot=slot, lsn=lsn, frames=frames, snapshot=True, changes=rows)
 
 
 def _read_snapshot(dsn: str, snapshot_name: str, lsn: int) -> dict[str, pd.DataFrame]:
@@ -448,9 +455,8 @@ def apply_cdc_batch(conn: WarehouseConnection, batch: CdcBatch, *, run_id: str) 
 
     Staging tables are written first, outside the transaction (some warehouses commit on
     DDL); the merges and the state update then commit together or not at all. Returns rows
-    merged per raw table.
+    merged per raw table. The tables must exist (`ensure_cdc_tables`).
     """
-    ensure_cdc_tables(conn)
     extracted_at = pd.Timestamp.now(tz="UTC")
     staged = {}
     for name, frame in batch.frames.items():
@@ -570,18 +576,26 @@ def sync(
     transactions are applied and acknowledged until the slot is drained. Safe to kill at any
     point and rerun: nothing is lost, nothing is applied twice.
     """
-    with _connect(dsn) as pg:
-        return _sync(pg, dsn, conn, run_id=run_id, slot=slot, max_messages=max_messages)
-
-
-def _sync(pg, dsn: str, conn: WarehouseConnection, *, run_id: str, slot: str, max_messages: int):
+    ensure_cdc_tables(conn)
     result = SyncResult()
+    with _connect(dsn) as pg:
+        position = _snapshot_if_needed(pg, dsn, conn, run_id, slot, result)
+        _drain(pg, conn, position, run_id, slot, max_messages, result)
+    return result
+
+
+def _snapshot_if_needed(pg, dsn, conn, run_id: str, slot: str, result: SyncResult) -> int:
     position = stored_lsn(conn, slot)
     if position is None or _slot_position(pg, slot) is None:
         batch = snapshot_batch(dsn, slot)
         result.add(apply_cdc_batch(conn, batch, run_id=run_id))
-        result.snapshot_rows = batch.row_count
+        result.snapshot_rows = batch.changes
         position = batch.lsn
+    result.lsn = position
+    return position
+
+
+def _drain(pg, conn, position: int, run_id: str, slot: str, max_messages: int, result) -> int:
     while transactions := read_changes(pg, slot, max_messages):
         batch = changes_batch(transactions, after_lsn=position, slot=slot)
         if batch is not None:
@@ -592,7 +606,7 @@ def _sync(pg, dsn: str, conn: WarehouseConnection, *, run_id: str, slot: str, ma
         position = max(position, transactions[-1].commit_lsn)
         advance_slot(pg, position, slot)
     result.lsn = position
-    return result
+    return position
 
 
 def follow(
@@ -611,11 +625,14 @@ def follow(
     When nothing arrives for `heartbeat_interval` seconds a heartbeat moves the slot on.
     """
     run_id = run_id or f"cdc-follow-{uuid.uuid4()}"
+    ensure_cdc_tables(conn)
     last_change = time.monotonic()
     with _connect(dsn) as pg:
+        position = _snapshot_if_needed(pg, dsn, conn, run_id, slot, SyncResult())
         while not should_stop():
-            result = _sync(pg, dsn, conn, run_id=run_id, slot=slot, max_messages=50_000)
-            if result.transactions or result.snapshot_rows:
+            result = SyncResult()
+            position = _drain(pg, conn, position, run_id, slot, 50_000, result)
+            if result.transactions:
                 last_change = time.monotonic()
             elif time.monotonic() - last_change > heartbeat_interval:
                 emit_heartbeat(pg)

@@ -53,7 +53,7 @@ def column_schema(kind: DropKind) -> TableSchema:
             + (f"; unified field {c.maps_to}" if c.maps_to else "")
             + ("; required column" if c.required else ""),
         )
-        for c in kind.mapping.columns.values()
+        for c in kind.source_mapping.columns.values()
     ]
     load = [TableColumn(name, type_, text) for name, (type_, text) in LOAD_COLUMNS.items()]
     return TableSchema(columns=declared + load)
@@ -74,7 +74,7 @@ def outcome_metadata(outcomes: list[FileOutcome], table_rows: int) -> dict:
         fmt = " ".join(f"{k}={v!r}" for k, v in o.details.items())
         lines.append(
             f"| {o.file} | {o.status} | {o.tally.read} | {o.tally.loaded} "
-            f"| {len(o.tally.rejected)} | {fmt} | {o.reason or ''} |"
+            f"| {len(o.tally.rejected)} | {fmt} | {_cell(o.reason or '')} |"
         )
     return {
         **total.as_metadata(),
@@ -84,6 +84,10 @@ def outcome_metadata(outcomes: list[FileOutcome], table_rows: int) -> dict:
         "files": MetadataValue.md("\n".join(lines) if outcomes else "No new files."),
         "dagster/row_count": table_rows,
     }
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _file_drop_asset(kind: DropKind) -> AssetsDefinition:
@@ -133,8 +137,9 @@ def file_drop_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReaso
         return SkipReason(f"no new files in {root}/{{contacts,orders}}/")
     drop_set = _fingerprint(waiting)
     runs = context.instance.get_runs(RunsFilter(tags={DROP_SET_TAG: drop_set}))
-    if any(not run.is_finished for run in runs):
-        return SkipReason(f"run {runs[0].run_id} is loading these files")
+    active = [run.run_id for run in runs if not run.is_finished]
+    if active:
+        return SkipReason(f"run {active[0]} is loading these files")
     if len(runs) >= MAX_ATTEMPTS:
         return SkipReason(f"{len(runs)} runs left these files waiting; see their logs")
     return RunRequest(

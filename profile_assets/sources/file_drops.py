@@ -31,7 +31,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -54,8 +54,6 @@ from profile_assets.warehouse import WarehouseConnection
 
 SOURCE = "file_drop"
 LOADED_FILES_TABLE = "ops.loaded_files"
-# Partner files carry naive local times; the source mapping says which zone.
-DROP_TIMEZONE = load_source("file_contacts").timezone
 # A file younger than this may still be being written by a producer that does not rename.
 SETTLE_SECONDS = 2.0
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".reason.txt")
@@ -90,12 +88,13 @@ class DropKind:
         return raw_name(self.id_column)
 
     @property
-    def mapping(self) -> SourceTable:
+    def source_mapping(self) -> SourceTable:
+        """Declared columns, their types and the zone of naive times (Europe/London)."""
         return load_source(self.source_table)
 
     def raw_types(self) -> dict[str, str]:
         """Raw column name -> the mapping's type, for every declared column."""
-        return {raw_name(c.name): c.type for c in self.mapping.columns.values()}
+        return {raw_name(c.name): c.type for c in self.source_mapping.columns.values()}
 
 
 CONTACTS = DropKind("contacts", "raw.file_contacts", "file_contacts", "person", "contact_ref")
@@ -133,16 +132,22 @@ class UnparseableFile(Exception):
 
 @dataclass
 class ParsedFile:
-    """A file read into records `(line, {original column: value})` plus the rows that broke."""
+    """A file read into rows under the delivered column names, the line each row starts on
+    (row number for Parquet), and the records that broke while parsing."""
 
-    columns: list[str]
-    records: list[tuple[int, dict[str, object]]]
+    rows: pd.DataFrame
+    lines: list[int]
     rejections: list[Rejection]
     details: dict[str, str]
 
     @property
     def read(self) -> int:
-        return len(self.records) + len(self.rejections)
+        return len(self.rows) + len(self.rejections)
+
+    def payload(self, position: int) -> dict[str, object]:
+        """The delivered record at `position`, for quarantine."""
+        row = self.rows.iloc[position]
+        return {str(k): (None if _is_missing(v) else v) for k, v in row.items()}
 
 
 @dataclass
@@ -281,7 +286,7 @@ def parse_csv(name: str, text: str) -> ParsedFile:
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
         header = _unique([cell.strip() for cell in next(reader)])
-        records, rejections = [], []
+        records, lines, rejections = [], [], []
         line = reader.line_num + 1
         for fields in reader:
             start, line = line, reader.line_num + 1
@@ -291,16 +296,17 @@ def parse_csv(name: str, text: str) -> ParsedFile:
                 reason = f"expected {len(header)} fields, found {len(fields)}"
                 rejections.append(_reject(reason, {"fields": fields}, name, start))
             else:
-                records.append((start, dict(zip(header, fields, strict=True))))
+                records.append(fields)
+                lines.append(start)
     except csv.Error as error:
         raise UnparseableFile(f"CSV error near line {reader.line_num}: {error}") from error
     details = {"format": "csv", "delimiter": dialect.delimiter, "quotechar": dialect.quotechar}
-    return ParsedFile(header, records, rejections, details)
+    return ParsedFile(pd.DataFrame(records, columns=header), lines, rejections, details)
 
 
 def parse_jsonl(name: str, text: str) -> ParsedFile:
     """One JSON object per line; a bad line is rejected, a file with no good line fails."""
-    records, rejections = [], []
+    records, lines, rejections = [], [], []
     # split on '\n' only: str.splitlines would also break on U+2028 inside JSON strings
     for number, raw in enumerate(text.split("\n"), start=1):
         raw = raw.rstrip("\r")
@@ -312,15 +318,16 @@ def parse_jsonl(name: str, text: str) -> ParsedFile:
             rejections.append(_reject(f"bad JSON: {error.msg}", {"text": raw}, name, number))
             continue
         if isinstance(value, dict):
-            records.append((number, value))
+            records.append(value)
+            lines.append(number)
         else:
             reason = f"expected a JSON object, found {type(value).__name__}"
             rejections.append(_reject(reason, {"text": raw}, name, number))
     if not records:
         first = rejections[0]
         raise UnparseableFile(f"no line is a JSON object ({first.reason} on line {first.line})")
-    columns = list(dict.fromkeys(c for _, record in records for c in record))
-    return ParsedFile(columns, records, rejections, {"format": "jsonl"})
+    rows = pd.DataFrame(records)  # columns: every key, in order of first appearance
+    return ParsedFile(rows, lines, rejections, {"format": "jsonl"})
 
 
 def parse_parquet(name: str, data: bytes) -> ParsedFile:
@@ -329,8 +336,7 @@ def parse_parquet(name: str, data: bytes) -> ParsedFile:
     except (pa.ArrowException, OSError, ValueError) as error:
         raise UnparseableFile(f"not a readable Parquet file: {error}") from error
     frame.columns = _unique([str(c).strip() for c in frame.columns])
-    records = list(enumerate(frame.to_dict("records"), start=1))
-    return ParsedFile(list(frame.columns), records, [], {"format": "parquet"})
+    return ParsedFile(frame, list(range(1, len(frame) + 1)), [], {"format": "parquet"})
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -364,9 +370,9 @@ def column_mapping(columns: Iterable[str], kind: DropKind) -> dict[str, str]:
     Two headers landing on one name fail the file: guessing would drop one silently.
     """
     columns = list(columns)
-    mapping = kind.mapping
-    declared = {fold_key(name): name for name in mapping.columns}
-    by_field = {field: vendor for vendor, field in mapping.canonical_names.items()}
+    source_mapping = kind.source_mapping
+    declared = {fold_key(name): name for name in source_mapping.columns}
+    by_field = {field: vendor for vendor, field in source_mapping.canonical_names.items()}
     others = [c for c in columns if fold_key(c) not in declared]
     try:
         fields = match_columns(others, kind.entity)
@@ -388,43 +394,46 @@ def shape_rows(
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Records -> a frame of raw-named, typed columns plus `_line`; a row without an id, or
     with a timestamp or number that does not parse, is rejected with its line."""
-    mapping = column_mapping(parsed.columns, kind)
+    columns = [str(c) for c in parsed.rows.columns]
+    mapping = column_mapping(columns, kind)
     id_column = kind.raw_id
     if id_column not in mapping.values():
-        raise UnparseableFile(
-            f"no {kind.id_column} column among {parsed.columns} (any case or spacing)"
-        )
-    raw = pd.DataFrame([record for _, record in parsed.records], columns=parsed.columns)
-    raw = raw.rename(columns=mapping)
+        raise UnparseableFile(f"no {kind.id_column} column among {columns} (any case or spacing)")
+    raw = parsed.rows.set_axis([mapping[c] for c in columns], axis=1).reset_index(drop=True)
     types = kind.raw_types()
     shaped = pd.DataFrame(index=raw.index)
     problems = pd.Series("", index=raw.index, dtype=object)
     for column in raw.columns:
         values = _missing_to_none(raw[column])
         declared = types.get(column, "string")
-        converted = _CONVERTERS[RAW_DTYPES[declared]](values)
+        converted = _converter(RAW_DTYPES[declared], kind.source_mapping.timezone)(values)
         bad = values.notna() & converted.isna()
         problems[bad] += [f"{column}={v!r} is not a {declared}; " for v in values[bad]]
         shaped[column] = converted
     shaped[id_column] = shaped[id_column].str.strip().replace("", pd.NA)
     problems[shaped[id_column].isna()] += f"missing primary key {kind.id_column}; "
-    shaped["_line"] = pd.Series([line for line, _ in parsed.records], dtype="int64")
+    shaped["_line"] = pd.Series(parsed.lines, dtype="int64")
     rejected = (problems != "").to_numpy()
     rejections = [
-        _reject(problems[i].rstrip("; "), parsed.records[i][1], name, parsed.records[i][0])
+        _reject(problems[i].rstrip("; "), parsed.payload(i), name, parsed.lines[i])
         for i in np.flatnonzero(rejected)
     ]
     return shaped[~rejected].reset_index(drop=True), rejections
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def _missing_to_none(values: pd.Series) -> pd.Series:
     """Object values with None for every kind of missing, blank strings included."""
     values = values.astype(object)
     missing = values.isna()
-    if pd.api.types.infer_dtype(values, skipna=True) == "string":  # CSV, JSON: the fast path
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred == "string":  # CSV, JSON: the fast path
         missing |= values.str.strip().eq("").fillna(False).astype(bool)
-    else:
-        missing |= values.map(lambda v: isinstance(v, str) and not v.strip())
+    elif inferred.startswith("mixed"):
+        missing |= values.map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
     return values.mask(missing, None)
 
 
@@ -462,17 +471,12 @@ def _to_integer(values: pd.Series) -> pd.Series:
     return number.where(number == number.round()).astype("Int64")
 
 
-def _to_timestamp(values: pd.Series) -> pd.Series:
-    """Naive partner times are London wall times, read exactly as staging reads them."""
-    return to_utc(values.astype(object), DROP_TIMEZONE)
-
-
-_CONVERTERS = {
-    "string": _to_text,
-    "float64": _to_number,
-    "Int64": _to_integer,
-    "datetime64[ns, UTC]": _to_timestamp,
-}
+def _converter(dtype: str, timezone: str) -> Callable[[pd.Series], pd.Series]:
+    """Values -> `dtype`, missing where a value does not fit. Naive times are wall times in
+    `timezone`, read exactly as staging reads them."""
+    if dtype == "datetime64[ns, UTC]":
+        return lambda values: to_utc(values.astype(object), timezone)
+    return {"string": _to_text, "float64": _to_number, "Int64": _to_integer}[dtype]
 
 
 def empty_table(kind: DropKind) -> pd.DataFrame:

@@ -172,7 +172,7 @@ def staging_asset(step: StagingStep) -> AssetsDefinition:
     def _asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         with warehouse.connection() as conn:
             staged, missing = run_step(
-                conn, step, run_id=context.run_id, now=pd.Timestamp.now(tz="UTC")
+                conn, step, run_id=context.run.run_id, now=pd.Timestamp.now(tz="UTC")
             )
         if staged.rejections:
             context.log.warning(

@@ -208,7 +208,7 @@ def contract_check(contract: TableContract) -> AssetChecksDefinition:
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
         with warehouse.connection() as conn:
-            return evaluate_contract(conn, contract, run_id=context.run_id)
+            return evaluate_contract(conn, contract, run_id=context.run.run_id)
 
     return _check
 

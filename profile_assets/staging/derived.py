@@ -292,7 +292,7 @@ def _fill_defaults(out: pd.DataFrame) -> pd.DataFrame:
     ]
     out[counts] = out[counts].fillna(0).astype("int64")
     out["total_spend"] = out["total_spend"].fillna(0.0).astype(float)
-    out["abandoned_cart"] = out["abandoned_cart"].fillna(False).astype(bool)
+    out["abandoned_cart"] = out["abandoned_cart"].astype("boolean").fillna(False).astype(bool)
     for column in ("first_purchase_at", "last_purchase_at"):
         out[column] = pd.to_datetime(out[column], utc=True)
     return out

@@ -320,23 +320,25 @@ _MAC_EXCEPTIONS = frozenset(
 )  # fmt: skip
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"})
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"})
-_CJK_SCRIPTS = ("CJK", "HANGUL", "HIRAGANA", "KATAKANA")
-
-
-def _scripts(text: str) -> set[str]:
-    """First word of the Unicode name of each letter: LATIN, CYRILLIC, CJK, HANGUL, ..."""
-    if text.isascii():  # the common case, without a Unicode database lookup per letter
-        return {"LATIN"} if any(c.isalpha() for c in text) else set()
-    return {unicodedata.name(c, "UNKNOWN").split()[0] for c in text if c.isalpha()}
+# Letters (word characters that are not digits or "_") outside a script's Unicode blocks.
+_LATIN_BLOCKS = (
+    "A-Za-z\u00aa\u00ba\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff\u2c60-\u2c7f\ua720-\ua7ff"
+)
+_CJK_BLOCKS = (
+    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+)
+_NOT_LATIN = re.compile(f"[^\\W\\d_{_LATIN_BLOCKS}]")
+_NOT_CJK = re.compile(f"[^\\W\\d_{_CJK_BLOCKS}]")
+_CJK = re.compile(f"[{_CJK_BLOCKS}]")
 
 
 def _is_latin(text: str) -> bool:
-    return _scripts(text) <= {"LATIN"}
+    return _NOT_LATIN.search(text) is None
 
 
 def _is_cjk(text: str) -> bool:
-    scripts = _scripts(text)
-    return bool(scripts) and all(s in _CJK_SCRIPTS for s in scripts)
+    """Han, kana or Hangul letters only: names written family name first."""
+    return _CJK.search(text) is not None and _NOT_CJK.search(text) is None
 
 
 def _cap_part(part: str) -> str:
@@ -384,13 +386,10 @@ def _bare(word: str) -> str:
 
 
 def _split_name(raw: str) -> tuple[str | None, str | None]:
-    last, comma, first = (p.strip() for p in raw.partition(","))
-    if comma and _bare(first) in _SUFFIXES:  # "John Smith, Jr."
-        raw = last
-    elif comma:  # "Beethoven, Ludwig van" is "Ludwig van Beethoven", surname first
-        raw = f"{first} {last}".strip()
-    name = _case_name(raw)
-    words = [w for w in name.split(" ") if _bare(w) not in _TITLES]
+    # "Beethoven, Ludwig van" is "Ludwig van Beethoven" surname first; ", Jr." is a suffix.
+    parts = [p.strip() for p in raw.split(",") if _bare(p.strip()) not in _SUFFIXES]
+    name = _case_name(" ".join([*parts[1:], parts[0]]).strip() if parts else "")
+    words = [w for w in name.split() if _bare(w) not in _TITLES]
     while words and _bare(words[-1]) in _SUFFIXES:
         words.pop()
     if _is_cjk(name):  # family name first; unsplittable without a space

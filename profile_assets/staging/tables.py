@@ -22,7 +22,7 @@ _PANDAS_DTYPES = {
     "integer": "Int64",
     "float": "float64",
     "date": pd.ArrowDtype(pa.date32()),
-    "timestamp": "datetime64[ns, UTC]",
+    "timestamp": "datetime64[us, UTC]",
 }
 
 
@@ -48,7 +48,13 @@ class StagingTable:
 
     def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame` reduced to this table's columns, in order, with its dtypes."""
-        return frame[list(self.columns)].astype(self.dtypes())
+        columns = {}
+        for name, dtype in self.dtypes().items():
+            values = frame[name]
+            if values.isna().all():  # all-null columns carry no usable dtype (float NaN)
+                values = pd.Series(None, index=frame.index, dtype=object)
+            columns[name] = values.astype(dtype)
+        return pd.DataFrame(columns, index=frame.index)
 
     def empty(self) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in self.dtypes().items()})

@@ -661,8 +661,17 @@ def _stage(
         staged.read += len(ext.raw)
         frames.append(rows[keep & ~problems.bad])
     if frames:
-        frame = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+        frame = _concat(frames)
         if finish is not None:
             frame = finish(frame)
         staged.frame = _finish(frame, spec, schema_version()) if type_ else frame
     return staged
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack sources; a column one source lacks (all-null) must not decide the dtype."""
+    columns = list(frames[0].columns)
+    parts = [f.dropna(axis=1, how="all") for f in frames if len(f)]
+    if not parts:
+        return frames[0]
+    return pd.concat(parts, ignore_index=True).reindex(columns=columns)

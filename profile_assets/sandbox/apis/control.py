@@ -9,8 +9,9 @@ servers listen on 127.0.0.1 only). They turn the runtime knobs tests and demos n
 - POST   /_sandbox/ratelimit   {"requests": n|null, "per_seconds": s, "retry_after":
                                "seconds"|"http-date"|"zero"}; GET shows, DELETE restores default
 - POST   /_sandbox/oauth       {"expires_in": s}: lifetime of tokens issued from now on
-- POST   /_sandbox/mutate      {"people": n, "seed": s}: world.generate_changes, served by every
-                               API (they share the store) and handed to `on_changes`
+- POST   /_sandbox/mutate      {"people": n, "seed": s}: sandbox.changes.generate_changes,
+                               served by every API (they share the store) and handed to
+                               `on_changes`
 """
 
 from __future__ import annotations
@@ -22,13 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from profile_assets.sandbox.apis.common import (
-    CONTROL_PREFIX,
-    ApiRuntime,
-    Fault,
-    RateLimitPolicy,
-    json_response,
-)
+from profile_assets.sandbox.apis.common import CONTROL_PREFIX, ApiRuntime, json_response
+from profile_assets.sandbox.apis.faults import Fault
+from profile_assets.sandbox.apis.limits import RateLimitPolicy
 from profile_assets.sandbox.apis.store import SandboxStore
 
 OnChanges = Callable[[Any], None]

@@ -26,15 +26,9 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Route
 
-from profile_assets.sandbox.apis.common import (
-    ApiRuntime,
-    AuthError,
-    Principal,
-    VendorApi,
-    bearer_token,
-    json_response,
-    plain,
-)
+from profile_assets.sandbox.apis.auth import AuthError, Principal, bearer_token
+from profile_assets.sandbox.apis.common import ApiRuntime, VendorApi, json_response
+from profile_assets.sandbox.apis.render import plain
 from profile_assets.sandbox.apis.store import SandboxStore
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

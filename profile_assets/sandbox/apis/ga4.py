@@ -25,13 +25,11 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Route
 
+from profile_assets.sandbox.apis.auth import AuthError, Principal, bearer_token
 from profile_assets.sandbox.apis.common import (
     ApiRuntime,
-    AuthError,
     BadRequest,
-    Principal,
     VendorApi,
-    bearer_token,
     int_param,
     json_response,
     token_route,

@@ -23,26 +23,23 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Route
 
+from profile_assets.sandbox.apis.auth import AuthError, Principal, bearer_token
 from profile_assets.sandbox.apis.common import (
     ApiRuntime,
-    AuthError,
     BadRequest,
     NotFound,
-    Principal,
     VendorApi,
-    bearer_token,
-    epoch,
     int_param,
-    iso_utc,
     json_response,
-    plain,
     token_route,
 )
+from profile_assets.sandbox.apis.render import epoch, iso_utc, plain
 from profile_assets.sandbox.apis.store import (
     KEY_MAX,
     KEY_MIN,
@@ -126,9 +123,16 @@ def _render_crm(
         }
         if archived[i]:
             record["archivedAt"] = archived_at[i] or updated[i]
-        linked = () if links is None else tuple(str(c) for c in (plain(links[i]) or ()))
+        linked = () if links is None else _id_strings(links[i])
         out.append(Rendered(record_id, record, mods[i], archived[i], linked))
     return out
+
+
+def _id_strings(value: Any) -> tuple[str, ...]:
+    """An association cell (list, tuple or array, as parquet round trips give back) as ids."""
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return tuple(str(plain(v)) for v in value if plain(v) is not None)
+    return ()
 
 
 def render_contacts(frame: pd.DataFrame) -> list[Rendered]:

@@ -21,15 +21,10 @@ from typing import Any
 import uvicorn
 
 from profile_assets.sandbox.apis import enrichment, ga4, hubspot, zendesk
-from profile_assets.sandbox.apis.common import (
-    ApiRuntime,
-    OAuthIssuer,
-    RateLimiter,
-    RateLimitPolicy,
-    VendorApi,
-    assemble,
-)
+from profile_assets.sandbox.apis.auth import OAuthIssuer
+from profile_assets.sandbox.apis.common import ApiRuntime, VendorApi, assemble
 from profile_assets.sandbox.apis.control import OnChanges, control_routes
+from profile_assets.sandbox.apis.limits import RateLimiter, RateLimitPolicy
 from profile_assets.sandbox.apis.store import GenerateChanges, SandboxStore
 
 API_NAMES = ("hubspot", "zendesk", "ga4", "enrichment")
@@ -146,7 +141,8 @@ def start_sandbox_apis(
     """Serve `world` through every simulated API and return once all of them accept requests.
 
     `ports` pins ports by API name (0 or absent: a free port). `on_changes(changeset)` runs after
-    each /_sandbox/mutate. `generate_changes` defaults to `profile_assets.sandbox.world`'s.
+    each /_sandbox/mutate. `generate_changes` defaults to the world's own
+    (`profile_assets.sandbox.changes.generate_changes`).
     """
     config = config or SandboxConfig()
     credentials = credentials or SandboxCredentials.generate()

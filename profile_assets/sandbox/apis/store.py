@@ -22,7 +22,7 @@ KEY_MAX = 2**63 - 1
 
 
 class ChangeSetLike(Protocol):
-    """The shape of `profile_assets.sandbox.world.ChangeSet` the store applies."""
+    """The shape of `profile_assets.sandbox.changes.ChangeSet` the store applies."""
 
     upserts: dict[str, pd.DataFrame]
     deletes: dict[str, list[str]]
@@ -139,7 +139,7 @@ class SandboxStore:
 
     def mutate(self, n_people: int, seed: int) -> tuple[ChangeSetLike, dict[str, dict[str, int]]]:
         """Create/update/delete the source records of ~n_people people and serve the result."""
-        generate = self.generate_changes or _world_generate_changes()
+        generate = self.generate_changes or _default_generate_changes()
         with self.lock:
             changeset = generate(self.world, n_people, seed)
             return changeset, self.apply(changeset)
@@ -172,6 +172,8 @@ class SandboxStore:
         collection = self.collections[spec.table]
         items = []
         for raw in ids:
+            if not raw.isdigit():  # never served, so nothing to delete
+                continue
             record_id = int(raw)
             if record_id in kept:
                 items.append(kept[record_id])
@@ -191,7 +193,7 @@ def _change_time(changeset: ChangeSetLike) -> pd.Timestamp:
     return max(newest) if newest else pd.Timestamp.now(tz="UTC")
 
 
-def _world_generate_changes() -> GenerateChanges:
-    from profile_assets.sandbox.world import generate_changes
+def _default_generate_changes() -> GenerateChanges:
+    from profile_assets.sandbox.changes import generate_changes
 
     return generate_changes

@@ -26,19 +26,15 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Route
 
+from profile_assets.sandbox.apis.auth import AuthError, Principal, basic_credentials
 from profile_assets.sandbox.apis.common import (
     ApiRuntime,
-    AuthError,
     BadRequest,
-    Principal,
     VendorApi,
-    basic_credentials,
-    epoch,
     int_param,
-    iso_utc,
     json_response,
-    plain,
 )
+from profile_assets.sandbox.apis.render import epoch, iso_utc, plain
 from profile_assets.sandbox.apis.store import (
     KEY_MAX,
     KEY_MIN,

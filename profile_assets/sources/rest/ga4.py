@@ -64,7 +64,7 @@ class ReportPaginator(OffsetPaginator):
         super().update_state(response, data)
 
 
-def _record(row: Any, dimensions: list[str], metrics: list[str]) -> Any:
+def _record(row: Any, names: list[str]) -> Any:
     """A report row as a flat record named like the world's table; malformed rows pass through
     unchanged so the parser quarantines them."""
     try:
@@ -72,7 +72,7 @@ def _record(row: Any, dimensions: list[str], metrics: list[str]) -> Any:
         values += [m["value"] for m in row["metricValues"]]
     except (KeyError, TypeError):
         return row
-    record = dict(zip(dimensions + metrics, values, strict=False))
+    record = dict(zip(names, values, strict=False))
     if record.get("user_id") == NOT_SET:
         record["user_id"] = None
     return record
@@ -87,7 +87,7 @@ def report_pages(
         "dimensions": [{"name": name} for name in DIMENSIONS],
         "metrics": [{"name": name} for name in METRICS],
     }
-    names = (list(DIMENSIONS.values()), list(METRICS.values()))
+    names = [*DIMENSIONS.values(), *METRICS.values()]
     for page in client.paginate(
         f"/v1beta/properties/{property_id}:runReport",
         method="POST",
@@ -95,7 +95,7 @@ def report_pages(
         paginator=ReportPaginator(page_size),
         data_selector="rows",
     ):
-        yield [_record(row, *names) for row in page]
+        yield [_record(row, names) for row in page]
 
 
 def source_ids(rows: pd.DataFrame) -> pd.Series:

@@ -45,6 +45,12 @@ class Parsed:
     rejections: list[Rejection]
 
 
+def _column(records: list[dict], path: tuple[str, ...]) -> list[Any]:
+    if len(path) == 1:  # the common flat case, without the per-step loop
+        return [r.get(path[0]) for r in records]
+    return [_dig(r, path) for r in records]
+
+
 def _dig(record: dict, path: tuple[str, ...]) -> Any:
     value: Any = record
     for step in path:
@@ -55,19 +61,12 @@ def _dig(record: dict, path: tuple[str, ...]) -> Any:
 
 
 def _as_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    def convert(v: Any) -> Any:
-        if isinstance(v, bool):
-            return np.nan
-        if isinstance(v, int):
-            return v
-        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-            return int(v)
-        return np.nan
-
-    values = raw.map(convert, na_action="ignore")
-    out = pd.array(values.where(values.notna(), None).tolist(), dtype="Int64")
-    series = pd.Series(out, index=raw.index)
-    return series, raw.notna() & series.isna()
+    """Integers, or strings of them (vendors send both); never booleans or fractions."""
+    typed = raw.where(raw.map(type).isin([int, str]))
+    numbers = pd.to_numeric(typed, errors="coerce")
+    whole = numbers.notna() & (numbers == numbers.round())
+    values = numbers.where(whole).astype("Int64")
+    return values, raw.notna() & values.isna()
 
 
 def _as_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -138,9 +137,7 @@ def parse_records(
         for r in records
         if not isinstance(r, dict)
     ]
-    flat = pd.DataFrame(
-        {f.name: pd.Series([_dig(r, f.path) for r in objects], dtype=object) for f in fields}
-    )
+    flat = pd.DataFrame({f.name: pd.Series(_column(objects, f.path), dtype=object) for f in fields})
     reasons = pd.Series([""] * len(objects), dtype=object)
     columns = {}
     for f in fields:
