@@ -1,18 +1,44 @@
 """The one `Definitions` of profile_assets: read top to bottom.
 
 assets by layer -> checks -> resources for the environment -> sensors -> schedules -> jobs.
+Runs execute in-process: DuckDB has one writer, and a subprocess per step costs seconds.
 """
 
-from dagster import Definitions
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from profile_assets import settings
 from profile_assets.resources import resources_for
+from profile_assets.sources.file_assets import FILE_DROP_ASSETS, file_drop_sensor
+from profile_assets.sources.rest_assets import REST_ASSETS, web_user_days
+from profile_assets.staging.assets import STAGING_ASSETS
+from profile_assets.staging.checks import RAW_CHECKS, STAGING_CHECKS
+
+# --- assets, by layer ---------------------------------------------------------------------
+source_assets = [*REST_ASSETS, *FILE_DROP_ASSETS]
+staging_assets = STAGING_ASSETS
+
+# --- checks: every asset has at least one ---------------------------------------------------
+asset_checks = [*RAW_CHECKS, *STAGING_CHECKS]
+
+# --- jobs -----------------------------------------------------------------------------------
+# Everything except the daily-partitioned web analytics, which `web_analytics_backfill` covers.
+refresh_profiles = define_asset_job(
+    "refresh_profiles",
+    selection=AssetSelection.all() - AssetSelection.assets(web_user_days),
+    description="Extract every source, then rebuild staging and the layers after it.",
+)
+web_analytics_backfill = define_asset_job(
+    "web_analytics_backfill",
+    selection=AssetSelection.assets(web_user_days),
+    description="GA4 per-user-per-day metrics for a range of days (one run per range).",
+)
 
 defs = Definitions(
-    assets=[],
-    asset_checks=[],
+    assets=[*source_assets, *staging_assets],
+    asset_checks=asset_checks,
     resources=resources_for(settings.environment()),
-    sensors=[],
+    sensors=[file_drop_sensor],
     schedules=[],
-    jobs=[],
+    jobs=[refresh_profiles, web_analytics_backfill],
+    executor=in_process_executor,
 )

@@ -32,9 +32,9 @@ def S(*values, dtype=object) -> pd.Series:
 
 # --------------------------------------------------------------------------- emails
 def test_email_is_trimmed_nfkc_normalized_and_domain_lowercased_but_local_part_kept():
-    out = normalize_email(S("  John.Smith@Example.COM ", "Ａｌｉｃｅ@Example.ORG"))
-    assert out["email"].tolist() == ["John.Smith@example.com", "Alice@example.org"]
-    assert out["email_valid"].tolist() == [True, True]
+    out = normalize_email(S("  John.Smith@Example.COM ", "Ａｌｉｃｅ@Example.ORG", "bob@x.com."))
+    assert out["email"].tolist() == ["John.Smith@example.com", "Alice@example.org", "bob@x.com"]
+    assert out["email_valid"].tolist() == [True, True, True]
 
 
 def test_idn_domain_normalizes_to_one_form_whether_written_in_unicode_or_punycode():

@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import cross_val_predict
-from sklearn.preprocessing import StandardScaler
 
 from profile_assets.sandbox.changes import MODIFIED_AT, latest_modification
 from profile_assets.sandbox.file_drops import read_file_drop, write_file_drops
+from profile_assets.sandbox.hardness import (
+    churn_baselines,
+    email_pair_recall,
+    identity_records,
+    namesake_people,
+    truth_of,
+)
 from profile_assets.sandbox.people import draw_population
 from profile_assets.sandbox.pools import build_pools
 from profile_assets.sandbox.world import (
@@ -25,13 +28,6 @@ from profile_assets.sandbox.world import (
     write_ground_truth,
 )
 
-EMAIL_COLUMN = {
-    "crm_contacts": "email",
-    "support_users": "email",
-    "storefront_customers": "email",
-    "file_contacts": "E-mail",
-}
-
 
 @pytest.fixture(scope="session")
 def world():
@@ -44,12 +40,7 @@ def small_world():
 
 
 def _person_of(world, table: str) -> pd.Series:
-    """person_id of every row of `table`, aligned with the table's rows."""
-    truth = world.truth_records
-    mine = truth[truth["source"] == table]
-    lookup = pd.Series(mine["person_id"].to_numpy(), index=mine["source_id"].astype(str))
-    ids = world.tables[table][ID_COLUMNS.get(table, "id")].astype(str)
-    return pd.Series(lookup.reindex(ids).to_numpy(), index=world.tables[table].index)
+    return pd.Series(truth_of(world, table), index=world.tables[table].index)
 
 
 def _clean(world, table: str) -> pd.DataFrame:
@@ -145,40 +136,26 @@ def test_phone_formats_and_international_numbers_vary(world):
 
 
 def test_exact_email_matching_finds_at_most_70_percent_of_duplicate_pairs(world):
-    records = pd.concat(
-        pd.DataFrame({"person": _person_of(world, t), "email": world.tables[t][c].str.lower()})
-        for t, c in EMAIL_COLUMN.items()
-    )
-    per_person = records.groupby("person").size()
-    true_pairs = (per_person * (per_person - 1) // 2).sum()
-    same_email = records.dropna(subset=["email"]).groupby(["person", "email"]).size()
-    found = (same_email * (same_email - 1) // 2).sum()
-    assert true_pairs > 5_000
-    assert found / true_pairs <= 0.70
+    pairs = email_pair_recall(world)
+    assert pairs.true_pairs > 5_000
+    assert pairs.recall <= 0.70
 
 
 def test_within_source_duplicates_and_shared_mailboxes_exist(world):
     for table in IDENTITY_TABLES:
         people = _person_of(world, table)
         assert people.duplicated().mean() > 0.02, table
-    records = pd.concat(
-        pd.DataFrame({"person": _person_of(world, t), "email": world.tables[t][c].str.lower()})
-        for t, c in EMAIL_COLUMN.items()
-    ).dropna()
+    records = identity_records(world).dropna()
     shared = records.groupby("email")["person"].nunique()
     assert (shared > 1).sum() >= 10
     assert shared.index[shared > 1].str.match(r"^(family|info|orders|office)").any()
 
 
 def test_namesakes_exist_and_grow_with_world_size(world):
-    def namesakes(first: pd.Series, last: pd.Series) -> int:
-        sizes = pd.DataFrame({"f": first, "l": last}).groupby(["f", "l"]).size()
-        return int(sizes[sizes > 1].sum())
-
-    small = namesakes(world.people["first_name"], world.people["last_name"])
+    small = namesake_people(world.people["first_name"], world.people["last_name"])
     pools = build_pools()
     big = draw_population(np.random.default_rng(7), 40_000, pools)
-    large = namesakes(pd.Series(pools.first_names[big.first_idx]), pd.Series(big.last))
+    large = namesake_people(pd.Series(pools.first_names[big.first_idx]), pd.Series(big.last))
     assert small > 100
     assert large > 2 * small
 
@@ -213,75 +190,14 @@ def test_broken_records_are_about_one_percent_and_really_broken(world):
 
 
 def _broken_reasons(world, table: str) -> np.ndarray:
-    truth = world.truth_records
-    mine = truth[truth["source"] == table]
-    lookup = pd.Series(mine["broken_reason"].to_numpy(), index=mine["source_id"].astype(str))
-    ids = world.tables[table][ID_COLUMNS.get(table, "id")].astype(str)
-    return lookup.reindex(ids).to_numpy()
-
-
-def _churn_features(world) -> pd.DataFrame:
-    """A handful of pre-cutoff behaviour features per storefront person, from the tables."""
-    cutoff = world.cutoff
-    t = world.tables
-    shop = pd.Series(
-        _person_of(world, "storefront_customers").to_numpy(),
-        index=t["storefront_customers"]["id"].to_numpy(),
-    )
-    orders = t["storefront_orders"].assign(person=lambda f: shop.reindex(f["customer_id"]).values)
-    orders = orders[orders["order_ts"] <= cutoff]
-    days_before = (cutoff - orders["order_ts"]).dt.days
-    web = t["web_user_days"].dropna(subset=["user_id"])
-    web = web.assign(person=shop.reindex(web["user_id"].astype(np.int64)).values)
-    web_days = (cutoff.tz_convert(None) - pd.to_datetime(web["date"])).dt.days
-    web = web[web_days >= 0].assign(days_before=web_days[web_days >= 0])
-    carts = t["storefront_carts"].dropna(subset=["customer_id"])
-    carts = carts[carts["created_at"] <= cutoff]
-    carts = carts.assign(person=shop.reindex(carts["customer_id"].astype(np.int64)).values)
-    users = pd.Series(_person_of(world, "support_users").to_numpy(), index=t["support_users"]["id"])
-    tickets = t["support_tickets"][t["support_tickets"]["created_at"] <= cutoff]
-    tickets = tickets.assign(person=users.reindex(tickets["requester_id"]).values)
-    first_seen = t["storefront_customers"].groupby(shop.to_numpy())["created_at"].min()
-    features = pd.DataFrame(
-        {
-            "recency": pd.concat(
-                [
-                    days_before.groupby(orders["person"]).min(),
-                    web.groupby("person")["days_before"].min(),
-                ],
-                axis=1,
-            ).min(axis=1),  # fmt: skip
-            "orders_90": days_before[days_before < 90].groupby(orders["person"]).size(),
-            "orders_prior": days_before[days_before >= 90].groupby(orders["person"]).size(),
-            "web_90": web[web["days_before"] < 90].groupby("person")["sessions"].sum(),
-            "web_prior": web[web["days_before"] >= 90].groupby("person")["sessions"].sum(),
-            "abandoned": carts[carts["status"] == "abandoned"].groupby("person").size(),
-            "carts": carts.groupby("person").size(),
-            "bad_ratings": tickets[tickets["satisfaction_score"] == "bad"].groupby("person").size(),
-            "tickets": tickets.groupby("person").size(),
-            "tenure": (cutoff - first_seen).dt.days,
-        }
-    )
-    features = features.dropna(subset=["recency", "tenure"]).fillna(0)
-    return features[features["tenure"] > 0]
+    return truth_of(world, table, "broken_reason")
 
 
 def test_recency_alone_is_clearly_beaten_by_a_few_behaviour_features(world):
-    features = _churn_features(world)
-    labels = world.truth_labels.set_index("person_id")
-    features = features[labels.reindex(features.index)["active_at_cutoff"].to_numpy()]
-    churned = labels.reindex(features.index)["churned"].to_numpy()
-    assert 0.03 < churned.mean() < 0.3 and len(features) > 2_000
-    recency_auc = roc_auc_score(churned, features["recency"])
-    x = np.log1p(features.clip(lower=0).to_numpy(dtype=float))
-    x = np.column_stack([x, features["abandoned"] / features["carts"].clip(lower=1)])
-    model = LogisticRegression(max_iter=2_000)
-    scores = cross_val_predict(
-        model, StandardScaler().fit_transform(x), churned, cv=5, method="predict_proba"
-    )[:, 1]
-    model_auc = roc_auc_score(churned, scores)
-    assert recency_auc > 0.55  # recency carries signal ...
-    assert model_auc - recency_auc >= 0.05  # ... but behaviour carries clearly more
+    churn = churn_baselines(world)
+    assert churn.people > 2_000 and 0.03 < churn.churn_rate < 0.3
+    assert churn.recency_auc > 0.55  # recency carries signal ...
+    assert churn.model_auc - churn.recency_auc >= 0.05  # ... but behaviour carries clearly more
 
 
 def test_purchases_after_the_cutoff_are_labelled(world):

@@ -68,29 +68,63 @@ def record_keys(sources: pd.Series, record_ids: pd.Series) -> np.ndarray:
 def build_features(records: pd.DataFrame) -> Features:
     """Match keys for canonical person records (`source`, `record_id` and any person fields)."""
     col = _column_getter(records)
-    first, last = _names(col("first_name"), col("last_name"), col("full_name"))
-    names = _coded_pair(first, last)
-    country = normalize.normalize_country(col("country"))
-    email = _coded(normalize.email_match_key(col("email")))
-    first_ph, last_ph = normalize.name_phonetic_key(first), normalize.name_phonetic_key(last)
+    first_name, last_name = _names(col("first_name"), col("last_name"), col("full_name"))
+    country = _code(col("country"), normalize.normalize_country)
+    email = _code(col("email"), normalize.email_match_key)
+    first_ph, last_ph = _phonetic(first_name, last_name)
     fields = {
         "email": email,
-        "email_local": _derived(email, _email_local),
-        "email_domain": _derived(email, lambda key: key.rpartition("@")[2]),
-        "phone": _coded(_phones(col("phone"))),
-        "link_id": _coded(_per_value(col(LINK_FIELD), _strip)),
-        "first_name": names[0],
-        "last_name": names[1],
-        "first_ph": _coded(first_ph),
-        "last_ph": _coded(last_ph),
-        "names_ph": _coded(_unordered(first_ph, last_ph)),
-        "dob": _coded(_dates(col("date_of_birth"))),
-        "postcode": _coded(_postcodes(col("postcode"), country)),
-        "city": _coded(_per_value(col("city"), normalize.fold_key)),
-        "address": _coded(_per_value(col("address_line1"), _keys.clean_address)),
+        "email_local": _derived(email, _each(_email_local)),
+        "email_domain": _derived(email, _each(lambda key: key.rpartition("@")[2])),
+        "phone": _code(col("phone"), _phones),
+        "link_id": _code(col(LINK_FIELD), _each(_strip)),
+        "first_name": first_name,
+        "last_name": last_name,
+        "first_ph": first_ph,
+        "last_ph": last_ph,
+        "names_ph": _unordered(first_ph, last_ph),
+        "dob": _code(col("date_of_birth"), _dates),
+        "postcode": _postcodes(col("postcode"), country),
+        "city": _code(col("city"), _each(normalize.fold_key)),
+        "address": _code(col("address_line1"), _each(_keys.clean_address)),
     }
     keys = record_keys(records["source"], records["record_id"])
     return Features(record_keys=keys, fields=fields)
+
+
+Normalizer = Callable[[pd.Series], pd.Series]
+
+
+def _code(raw: pd.Series, normalizer: Normalizer) -> CodedField:
+    """Normalize once per distinct raw value, then code the normalized values."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    return _recode(codes, normalizer(pd.Series(uniques, dtype=object)))
+
+
+def _recode(codes: np.ndarray, normalized: pd.Series) -> CodedField:
+    """Codes over raw distinct values + their normalized values -> codes over the latter."""
+    values = pd.Series(np.asarray(normalized, dtype=object)).where(lambda v: v.notna(), None)
+    final, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.append(final, -1).astype(np.int64)[codes]
+    return CodedField(mapped, np.asarray(uniques, dtype=object))
+
+
+def _derived(field: CodedField, normalizer: Normalizer) -> CodedField:
+    """A coarser key computed from each distinct value of `field`."""
+    return _recode(field.codes, normalizer(pd.Series(field.values, dtype=object)))
+
+
+def _each(func: Callable[[str], str | None]) -> Normalizer:
+    """A scalar normalizer applied to each (distinct, non-empty) value."""
+
+    def apply(values: pd.Series) -> pd.Series:
+        present = values.notna().to_numpy()
+        return pd.Series(
+            [func(str(v)) if ok and str(v) else None for v, ok in zip(values, present)],
+            dtype=object,
+        )
+
+    return apply
 
 
 def _phones(raw: pd.Series) -> pd.Series:
@@ -107,13 +141,12 @@ def _phones(raw: pd.Series) -> pd.Series:
     digits = digits.mask(text.str.startswith("00").fillna(False).astype(bool), digits.str[2:])
     nanp = ~international & (digits.str.len() == 11) & digits.str.startswith("1")
     digits = digits.mask(nanp.fillna(False).astype(bool), digits.str[1:])
-    national = digits.mask(international, _per_value(digits.where(international), _strip_cc))
+    stripped = _each(_strip_cc)(digits.where(international).astype(object))
+    national = digits.mask(international, pd.Series(stripped.to_numpy(), index=digits.index))
     national = national.str.lstrip("0")
     valid = (national.str.len() >= 7) & (national.str.len() <= 14)
     valid &= ~national.str.fullmatch(r"(\d)\1*").fillna(False).astype(bool)
-    return national.where(valid.fillna(False).astype(bool)).astype(object).where(
-        lambda v: v.notna(), None
-    )
+    return national.where(valid.fillna(False).astype(bool)).astype(object)
 
 
 @cache
@@ -129,10 +162,16 @@ def _strip_cc(digits: str) -> str | None:
     return None
 
 
-def _postcodes(raw: pd.Series, country: pd.Series) -> pd.Series:
-    """Country-aware postcode, compared without spaces ("SW1A 1AA" = "sw1a1aa")."""
-    cleaned = normalize.normalize_postcode(raw, country)
-    return _per_value(cleaned, lambda v: v.replace(" ", "").replace("-", "") or None)
+def _postcodes(raw: pd.Series, country: CodedField) -> CodedField:
+    """Country-aware postcode, compared without spaces ("SW1A 1AA" = "sw1a1aa"); normalized
+    once per distinct (postcode, country)."""
+    pairs = pd.DataFrame({"postcode": raw.to_numpy(), "country": country.codes})
+    codes = pairs.groupby(["postcode", "country"], sort=False, dropna=False).ngroup().to_numpy()
+    distinct = pairs.drop_duplicates()
+    countries = pd.Series(np.append(country.values, None)[distinct["country"].to_numpy()])
+    cleaned = normalize.normalize_postcode(distinct["postcode"].reset_index(drop=True), countries)
+    compact = _each(lambda v: v.replace(" ", "").replace("-", "") or None)(cleaned)
+    return _recode(codes, compact)
 
 
 def _column_getter(records: pd.DataFrame) -> Callable[[str], pd.Series]:
@@ -144,64 +183,70 @@ def _column_getter(records: pd.DataFrame) -> Callable[[str], pd.Series]:
     return get
 
 
-def _per_value(raw: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
-    """Apply a scalar normalizer once per distinct non-empty value."""
-    codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
-    mapped = np.array(
-        [None if _blank(u) else func(str(u)) for u in uniques] + [None], dtype=object
-    )
-    return pd.Series(mapped[codes], index=raw.index, dtype=object)
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == ""
-
-
 def _strip(value: str) -> str | None:
     return value.strip() or None
 
 
-def _names(first: pd.Series, last: pd.Series, full: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _names(
+    first: pd.Series, last: pd.Series, full: pd.Series
+) -> tuple[CodedField, CodedField]:
     """Folded first word of the first name and folded whole last name ("van der Berg" ->
-    "vanderberg"); records with only a full name are split; placeholder names are missing."""
-    split = normalize.split_full_name(full)
-    first = first.where(first.notna(), split["first_name"])
-    last = last.where(last.notna(), split["last_name"])
-    first_word = _per_value(first, lambda v: _keys.real_name(v.split(" ")[0]))
-    return first_word, _per_value(last, _keys.real_name)
+    "vanderberg"), over one vocabulary so swapped names compare as codes; records with only
+    a full name are split; placeholder names are missing."""
+    full_codes, full_values = pd.factorize(full, use_na_sentinel=True)
+    split = normalize.split_full_name(pd.Series(full_values, dtype=object))
+    split_first = np.append(split["first_name"].to_numpy(dtype=object), None)[full_codes]
+    split_last = np.append(split["last_name"].to_numpy(dtype=object), None)[full_codes]
+    first = first.where(first.notna(), pd.Series(split_first, index=first.index))
+    last = last.where(last.notna(), pd.Series(split_last, index=last.index))
+    first_coded = _code(first, _each(lambda v: _keys.real_name(v.split(" ")[0])))
+    last_coded = _code(last, _each(_keys.real_name))
+    return _shared_vocabulary(first_coded, last_coded)
 
 
-def _dates(raw: pd.Series) -> pd.Series:
-    """ISO dates; unparseable, pre-1900 and future birth dates are missing. Parsed once per
-    distinct value, ISO text on a vectorized fast path."""
-    codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
-    text = pd.Series([str(u) for u in uniques], dtype=object)
+def _shared_vocabulary(a: CodedField, b: CodedField) -> tuple[CodedField, CodedField]:
+    """Re-code two fields over the union of their values."""
+    codes, values = pd.factorize(np.concatenate([a.values, b.values]).astype(object))
+    values = np.asarray(values, dtype=object)
+    map_a = np.append(codes[: len(a.values)], -1).astype(np.int64)
+    map_b = np.append(codes[len(a.values) :], -1).astype(np.int64)
+    return CodedField(map_a[a.codes], values), CodedField(map_b[b.codes], values)
+
+
+def _dates(text_values: pd.Series) -> pd.Series:
+    """ISO dates; unparseable, pre-1900 and future birth dates are missing; ISO text on a
+    vectorized fast path."""
+    text = pd.Series([str(v) for v in text_values], dtype=object)
     parsed = pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce")
     rest = parsed.isna()
     if rest.any():
         other = pd.to_datetime(text[rest], format="mixed", errors="coerce", utc=True)
         parsed[rest] = other.dt.tz_localize(None)
     valid = (parsed.dt.year >= 1900) & (parsed <= pd.Timestamp.today().normalize())
-    iso = parsed.dt.strftime("%Y-%m-%d").where(valid, None).to_numpy(dtype=object)
-    return pd.Series(np.append(iso, None)[codes], index=raw.index, dtype=object)
+    return parsed.dt.strftime("%Y-%m-%d").where(valid, None).astype(object)
 
 
-def _coded(values: pd.Series) -> CodedField:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return CodedField(codes.astype(np.int64), np.asarray(uniques, dtype=object))
+def _phonetic(first: CodedField, last: CodedField) -> tuple[CodedField, CodedField]:
+    """Soundex of both names over one phonetic vocabulary (first and last share names)."""
+    phonetic = _derived(CodedField(np.arange(len(first.values)), first.values),
+                        normalize.name_phonetic_key)  # fmt: skip
+    per_name = np.append(phonetic.codes, -1)
+    return (
+        CodedField(per_name[first.codes], phonetic.values),
+        CodedField(per_name[last.codes], phonetic.values),
+    )
 
 
-def _unordered(a: pd.Series, b: pd.Series) -> pd.Series:
-    """"x|y" with the smaller first: the same key whichever way round the names were typed."""
-    low, high = a.where(a <= b, b), b.where(a <= b, a)
-    return (low + "|" + high).where(a.notna() & b.notna(), None)
-
-
-def _derived(field: CodedField, func: Callable[[str], str | None]) -> CodedField:
-    """A coarser key computed from each distinct value of `field`."""
-    derived = pd.Series([func(v) for v in field.values] + [None], dtype=object)
-    codes, uniques = pd.factorize(derived, use_na_sentinel=True)
-    return CodedField(codes[field.codes].astype(np.int64), np.asarray(uniques, dtype=object))
+def _unordered(a: CodedField, b: CodedField) -> CodedField:
+    """Unordered pair of two coded fields: the same key whichever way round the names were
+    typed ("Smith John" and "John Smith")."""
+    width = np.int64(max(len(a.values), len(b.values)) + 1)
+    low, high = np.minimum(a.codes, b.codes), np.maximum(a.codes, b.codes)
+    key = np.where(low >= 0, low * width + high, -1)
+    codes, uniques = pd.factorize(key, use_na_sentinel=True)
+    present = key >= 0
+    out = np.where(present, codes, -1).astype(np.int64)
+    return CodedField(out, np.asarray(uniques, dtype=object))
 
 
 def _email_local(key: str) -> str | None:
@@ -209,17 +254,6 @@ def _email_local(key: str) -> str | None:
     people sprinkle into non-gmail addresses."""
     local = key.rpartition("@")[0].split("+", 1)[0].replace(".", "")
     return local or None
-
-
-def _coded_pair(first: pd.Series, last: pd.Series) -> tuple[CodedField, CodedField]:
-    """First and last names over one vocabulary, so swapped names compare as codes."""
-    codes, uniques = pd.factorize(pd.concat([first, last], ignore_index=True))
-    values = np.asarray(uniques, dtype=object)
-    n = len(first)
-    return (
-        CodedField(codes[:n].astype(np.int64), values),
-        CodedField(codes[n:].astype(np.int64), values),
-    )
 
 
 def combined_key(features: Features, fields: tuple[str, ...]) -> np.ndarray:

@@ -33,6 +33,7 @@ from profile_assets.sandbox.pools import (
 from profile_assets.sandbox.records import Accounts
 
 _ITEM_GAP_DAYS = 3.0 / 1440.0  # about three minutes between cart adds
+_CART_STATUSES = np.array(["open", "converted", "abandoned"], dtype=object)
 
 
 @dataclass
@@ -93,7 +94,7 @@ def storefront_commerce(
     converted = (person >= 0) & (rng.random(len(day)) > abandon)
     converted &= last_added < -1.0 / 48
     checkout = last_added + rng.uniform(1, 20, len(day)) / 1440.0
-    status = np.where(converted, "converted", np.where(last_added < -1.0, "abandoned", "open"))
+    status = _CART_STATUSES[np.where(converted, 1, np.where(last_added < -1.0, 2, 0))]
     cart_ids = 1 + np.arange(len(day))
     customer_id = pd.array(np.where(account >= 0, store.ids[np.maximum(account, 0)], 0))
     customer_id = pd.Series(customer_id, dtype="Int64").mask(account < 0)
@@ -101,7 +102,7 @@ def storefront_commerce(
         {
             "id": cart_ids.astype(np.int64),
             "customer_id": customer_id,
-            "status": pd.Categorical(status, categories=["open", "converted", "abandoned"]),
+            "status": status,
             "created_at": to_timestamps(day),
             "updated_at": to_timestamps(np.where(converted, checkout, last_added)),
         }

@@ -47,6 +47,13 @@ IDENTITY_TABLES: tuple[str, ...] = (
 
 @dataclass
 class World:
+    """A generated world: the source tables the pipeline sees, and the truth it never sees.
+
+    `people` holds each person's true identity and hidden traits; `truth_records` says which
+    person (if any) is behind every source row and why a row is broken; `truth_labels` holds
+    churn and purchase outcomes in (cutoff, as_of] (`active_at_cutoff` marks who could churn).
+    """
+
     seed: int
     as_of: pd.Timestamp
     cutoff: pd.Timestamp

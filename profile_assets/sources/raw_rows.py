@@ -8,6 +8,7 @@ for every run and source, records read = records loaded + records rejected.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,27 +73,28 @@ class LoadTally:
 
 
 def rejections_frame(rejections: Iterable[Rejection], *, run_id: str) -> pd.DataFrame:
-    rows = [
-        {
-            "run_id": run_id,
-            "source": r.source,
-            "reason": r.reason,
-            "payload": json.dumps(r.payload, default=str, sort_keys=True),
-            "file": r.file,
-            "line": r.line,
-            "rejected_at": pd.Timestamp.now(tz="UTC"),
-        }
-        for r in rejections
-    ]
-    columns = ["run_id", "source", "reason", "payload", "file", "line", "rejected_at"]
+    """Rejections as rows of `ops.rejected_records`.
+
+    `rejection_key` identifies a rejection within its run: a digest of where it came from and
+    what it held, plus its occurrence number, so two identical bad lines stay two rows while
+    a retried step writing the same batch again adds nothing.
+    """
+    columns = ["run_id", "rejection_key", "source", "reason", "payload", "file", "line"]
+    rows = []
+    for r in rejections:
+        payload = json.dumps(r.payload, default=str, sort_keys=True)
+        digest = hashlib.sha256(f"{r.source}|{r.file}|{r.line}|{payload}".encode()).hexdigest()
+        rows.append([run_id, digest, r.source, r.reason, payload, r.file, r.line])
     frame = pd.DataFrame(rows, columns=columns)
+    occurrence = frame.groupby("rejection_key").cumcount().astype(str)
+    frame["rejection_key"] = frame["rejection_key"].str.slice(0, 32) + "-" + occurrence
+    frame["rejected_at"] = pd.Timestamp.now(tz="UTC")
     return frame.astype({"file": "string", "line": "Int64"})
 
 
 def quarantine(conn: WarehouseConnection, rejections: list[Rejection], *, run_id: str) -> int:
-    """Record rejected rows; idempotent per (run, source, payload) so a retried step
-    does not count the same bad record twice."""
+    """Record rejected rows; idempotent per run, so a retried step counts nothing twice."""
     if not rejections:
         return 0
     frame = rejections_frame(rejections, run_id=run_id)
-    return conn.merge_df(frame, REJECTED_TABLE, ["run_id", "source", "payload"])
+    return conn.merge_df(frame, REJECTED_TABLE, ["run_id", "rejection_key"])

@@ -75,6 +75,10 @@ def _validate_email(address: str) -> tuple[str, bool, str | None]:
     return result.normalized, True, None
 
 
+def _clean_email(emails: pd.Series) -> pd.Series:
+    return _clean_text(emails).str.replace(r"(@[^@]+?)\.+$", r"\1", regex=True)
+
+
 def normalize_email(emails: pd.Series) -> pd.DataFrame:
     """Trim, NFKC, lowercase the domain and validate the syntax (no DNS).
 
@@ -82,8 +86,9 @@ def normalize_email(emails: pd.Series) -> pd.DataFrame:
     `email_valid` (nullable boolean: <NA> when there is no address) and `email_reason`
     (why an address is invalid). IDN domains come back in Unicode form whether written in
     Unicode or punycode, as email-validator normalizes them; quoted local parts are accepted.
+    A trailing dot after the domain ("bob@example.com.", the DNS root) is dropped.
     """
-    text = _clean_text(emails)
+    text = _clean_email(emails)
     parts = text.str.rpartition("@")
     local, domain = parts[0], parts[2].str.lower()
     simple = (
@@ -138,7 +143,7 @@ def email_match_key(emails: pd.Series) -> pd.Series:
     gmail.com, then dots (gmail) and "+tag" suffixes (the providers in _PLUS_TAGS_IGNORED)
     removed. Values without exactly one usable "@" give <NA>.
     """
-    text = _clean_text(emails).str.lower()
+    text = _clean_email(emails).str.lower()
     parts = text.str.rpartition("@")
     local, domain = parts[0], parts[2]
     usable = text.notna() & (local != "") & (domain != "") & ~local.str.contains("@", regex=False)

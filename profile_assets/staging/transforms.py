@@ -213,15 +213,17 @@ def _numbers(values: pd.Series) -> pd.Series:
     """Plain numbers only: "12,50" is ambiguous (12.50 or 1250) and stays NaN."""
     if values.dtype.kind in "biuf":
         return values.astype(float)
-    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    if isinstance(values.dtype, pd.ArrowDtype | pd.Int64Dtype | pd.Float64Dtype):
+        return values.astype("Float64").astype(float)
+    text = values.astype("string").str.strip()
     return pd.to_numeric(text, errors="coerce").astype(float)
 
 
 def _bools(values: pd.Series, default: bool) -> pd.Series:
     if values.dtype == bool:
         return values
-    truthy = values.map(lambda v: str(v).strip().lower() in ("true", "t", "1", "yes"))
-    return truthy.where(values.notna(), default).astype(bool)
+    text = values.astype("string").str.strip().str.lower()
+    return text.isin(["true", "t", "1", "yes"]).where(text.notna(), default).astype(bool)
 
 
 def _join(*parts: pd.Series) -> pd.Series:

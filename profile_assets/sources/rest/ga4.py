@@ -130,6 +130,6 @@ def load_days(
         run_id=run_id,
         extracted_at=pd.Timestamp.now(tz="UTC"),
     )
-    window = f"date >= DATE '{first}' AND date <= DATE '{last}'"
+    window = f"CAST(date AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'"
     replace_window(conn, TABLE, rows, window=window, rejections=parsed.rejections, run_id=run_id)
     return LoadTally(read=len(records), loaded=len(rows), rejected=parsed.rejections), rows

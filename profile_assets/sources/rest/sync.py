@@ -8,8 +8,8 @@ its records (`fields`). `sync()` does the rest, the same for every REST source:
   the cursor after it are written in ONE warehouse transaction, data before cursor. A crash
   anywhere (even SIGKILL) leaves the cursor pointing at data that is already stored, so the
   rerun re-reads at most one chunk and the merge makes that re-read a no-op: nothing is lost,
-  nothing duplicated. (Even where DDL commits implicitly, as on Snowflake, the data-then-cursor
-  order keeps this true.)
+  nothing duplicated. (Where DDL commits implicitly, as on Snowflake, see `atomic`: the
+  data-then-cursor order alone keeps this true.)
 - The merge is keyed on `_source_id` and ordered by (source modification time, `_extracted_at`):
   the latest version wins, an older one never overwrites a newer one, and re-reading records
   that share the cursor's timestamp (streams resume with `>=`) changes nothing.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,13 @@ def typed_rows(stream: Stream, records: Sequence[Any], *, run_id: str):
     return rows, parsed.rejections
 
 
+def atomic(conn: WarehouseConnection) -> AbstractContextManager:
+    """One transaction where DDL is transactional (DuckDB). On Snowflake every DDL statement
+    (merge_df creates a staging table) commits implicitly, so a transaction cannot hold a merge;
+    there the data-before-cursor order alone keeps a crash from losing anything."""
+    return conn.transaction() if conn.dialect == "duckdb" else nullcontext()
+
+
 def _commit(
     conn: WarehouseConnection,
     stream: Stream,
@@ -134,7 +142,7 @@ def _commit(
     tally: LoadTally,
 ) -> pd.DataFrame:
     rows, rejections = typed_rows(stream, records, run_id=run_id)
-    with conn.transaction():
+    with atomic(conn):
         conn.merge_df(
             rows, stream.table, ["_source_id"], version_columns=[stream.version, "_extracted_at"]
         )
@@ -192,7 +200,7 @@ def _tombstone_missing(
     conn.write_df(pd.DataFrame({"_source_id": sorted(seen)}), staging, mode="replace")
     missing = f"_op <> {_lit(DELETE)} AND _source_id NOT IN (SELECT _source_id FROM {staging})"
     try:
-        with conn.transaction():
+        with atomic(conn):
             count = int(conn.scalar(f"SELECT COUNT(*) FROM {stream.table} WHERE {missing}"))
             now = pd.Timestamp.now(tz="UTC").isoformat()
             conn.execute(
@@ -218,7 +226,7 @@ def replace_window(
     For snapshot sources (a GA4 day): a rerun or backfill of the window converges to the
     source's current answer and never duplicates.
     """
-    with conn.transaction():
+    with atomic(conn):
         if conn.table_exists(table):
             conn.execute(f"DELETE FROM {table} WHERE {window}")
         if len(rows):
