@@ -126,20 +126,22 @@ def _table(full: dict, incremental: dict, changed: int) -> str:
             f"| {name} | {n:,} | {secs:.2f} | {n / secs:,.0f} | {m:,} | {isecs:.2f} "
             f"| {isecs / secs:.1%} |"
         )
-    total_n, total_s = sum(n for n, _ in full.values()), sum(s for _, s in full.values())
-    inc_n, inc_s = (
-        sum(n for n, _ in incremental.values()),
-        sum(s for _, s in incremental.values()),
-    )
-    share = inc_s / total_s
+    streams = [name for name in full if not name.startswith("ga4")]
+    verdicts = []
+    for label, names in (("cursor streams", streams), ("all sources", list(full))):
+        total_n, total_s = (sum(full[n][i] for n in names) for i in (0, 1))
+        inc_n, inc_s = (sum(incremental[n][i] for n in names) for i in (0, 1))
+        share = inc_s / total_s
+        lines.append(
+            f"| **{label}** | {total_n:,} | {total_s:.2f} | {total_n / total_s:,.0f} "
+            f"| {inc_n:,} | {inc_s:.2f} | **{share:.1%}** |"
+        )
+        verdict = "meets" if share <= TARGET_INCREMENTAL_SHARE else "MISSES"
+        verdicts.append(f"{label} {share:.1%} ({verdict} <= {TARGET_INCREMENTAL_SHARE:.0%})")
     lines.append(
-        f"| **all** | {total_n:,} | {total_s:.2f} | {total_n / total_s:,.0f} | {inc_n:,} "
-        f"| {inc_s:.2f} | **{share:.1%}** |"
-    )
-    verdict = "meets" if share <= TARGET_INCREMENTAL_SHARE else "MISSES"
-    lines.append(
-        f"\nIncremental after {changed:,} people changed: {share:.1%} of the full sync's time "
-        f"({verdict} the <= {TARGET_INCREMENTAL_SHARE:.0%} target)."
+        f"\nIncremental after {changed:,} people changed, as a share of the full sync's time: "
+        + "; ".join(verdicts)
+        + "."
     )
     return "\n".join(lines)
 
@@ -168,6 +170,8 @@ def main() -> None:
             first, last = info["days"]
             with DuckDBWarehouse(path=str(Path(tmp) / "bench.duckdb")).connection() as conn:
                 full = _run(conn, streams, ga4_client, list(_chunks(first, last)))
+                for name, (n, secs) in full.items():
+                    print(f"full {name}: {n:,} records in {secs:.2f}s ({n / secs:,.0f}/s)")
                 changed = int(args.people * args.changed_share)
                 httpx.post(
                     f"{env['HUBSPOT_BASE_URL']}/_sandbox/mutate",
@@ -175,7 +179,12 @@ def main() -> None:
                     timeout=600,
                 ).raise_for_status()
                 incremental = _run(conn, streams, ga4_client, [(last, last)])
+                again = _run(conn, [], ga4_client, [(last, last)])["ga4.web_user_days"]
         print(_table(full, incremental, changed))
+        print(
+            f"GA4's latest day again, with the sandbox's report cache warm: {again[1]:.2f}s "
+            "(the first read after a mutation pays the sandbox's re-aggregation)."
+        )
     finally:
         stop.set()
         server.join(30)

@@ -115,10 +115,40 @@ def person_truth(truth_records: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-_FIRST = ["John", "Mary", "James", "Anna", "Robert", "Linda", "Michael", "Sarah", "David", "Emma",
-          "Peter", "Laura", "Thomas", "Julia", "Daniel", "Sophie", "Paul", "Claire", "Mark", "Eva"]  # fmt: skip
-_LAST = ["Smith", "Jones", "Brown", "Miller", "Davis", "Wilson", "Moore", "Taylor", "Clark",
-         "Walker"] + [f"Quill{chr(97 + i)}{chr(97 + j)}" for i in range(20) for j in range(20)]  # fmt: skip
+_FIRST = [
+    "John",
+    "Mary",
+    "James",
+    "Anna",
+    "Robert",
+    "Linda",
+    "Michael",
+    "Sarah",
+    "David",
+    "Emma",
+    "Peter",
+    "Laura",
+    "Thomas",
+    "Julia",
+    "Daniel",
+    "Sophie",
+    "Paul",
+    "Claire",
+    "Mark",
+    "Eva",
+]
+_LAST = [
+    "Smith",
+    "Jones",
+    "Brown",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Moore",
+    "Taylor",
+    "Clark",
+    "Walker",
+] + [f"Quill{chr(97 + i)}{chr(97 + j)}" for i in range(20) for j in range(20)]
 
 
 def synthetic_records(n_people: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -140,7 +170,9 @@ def synthetic_records(n_people: int, seed: int = 3) -> tuple[pd.DataFrame, pd.Da
     )
     people["email"] = [
         f"{f.lower()}.{s.lower()}{k}@example.com"
-        for f, s, k in zip(people.first_name, people.last_name, rng.choice(10**6, n, replace=False))
+        for f, s, k in zip(
+            people.first_name, people.last_name, rng.choice(10**6, n, replace=False), strict=True
+        )
     ]
     records = people.loc[people.index.repeat(rng.integers(1, 4, n))].reset_index(drop=True)
     m = len(records)

@@ -611,3 +611,27 @@ def test_full_reconciliation_tombstones_ids_the_source_no_longer_returns(world, 
             )
     assert full.tombstoned == 5
     assert list(deleted["_source_id"]) == purged
+
+
+def test_syncs_run_unchanged_on_snowflake_via_fakesnow(world, sandbox):
+    import fakesnow
+    from dagster_snowflake import SnowflakeResource
+
+    from profile_assets.warehouse import SnowflakeWarehouse
+
+    res = resources(sandbox.env(), "unused.duckdb")
+    with fakesnow.patch():
+        warehouse = SnowflakeWarehouse(
+            snowflake=SnowflakeResource(account="t", user="t", password="p", database="PA")
+        )
+        with warehouse.connection() as conn:
+            for stream in streams(res):
+                first = sync(conn, stream, run_id="first")
+                reconcile = sync(conn, stream, run_id="again", full_refresh=True)
+                table = conn.query_df(
+                    f"SELECT COUNT(*) AS n, COUNT(DISTINCT _source_id) AS d FROM {stream.table}"
+                )
+                want = len(expected(world, stream.source))
+                assert first.tally.balanced and first.tally.read == want
+                assert reconcile.tombstoned == 0
+                assert table.n[0] == table.d[0] == want, stream.name

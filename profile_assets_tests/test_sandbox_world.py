@@ -216,7 +216,7 @@ def test_purchases_after_the_cutoff_are_labelled(world):
 # --- changes, persistence, file drops ---------------------------------------------------------
 
 
-def test_changes_create_update_and_delete_after_every_existing_timestamp():
+def test_changes_create_update_and_delete_after_every_existing_timestamp(tmp_path):
     world = generate_world(2_000, seed=5)
     before = latest_modification(world)
     sizes = {name: len(frame) for name, frame in world.tables.items()}
@@ -245,6 +245,9 @@ def test_changes_create_update_and_delete_after_every_existing_timestamp():
         if name != "web_user_days":
             assert (truth["source"] == name).sum() == len(frame), name
     assert latest_modification(world) > before
+    save_world(world, tmp_path)  # the changed world still persists exactly
+    for name, frame in load_world(tmp_path).tables.items():
+        pd.testing.assert_frame_equal(frame, world.tables[name], obj=name)
 
 
 def test_save_and_load_round_trip(small_world, tmp_path):

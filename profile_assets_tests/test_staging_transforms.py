@@ -11,7 +11,7 @@ from profile_assets.staging.unified_schema import SchemaDriftError
 from profile_assets_tests.staging_support import raw_frame, staging_world, world_raw_tables
 
 NOW = pd.Timestamp("2026-10-01T00:00:00Z")
-UTC = "datetime64[ns, UTC]"
+UTC = "datetime64[us, UTC]"
 
 
 def _raw(name: str, rows: list[dict]) -> pd.DataFrame:

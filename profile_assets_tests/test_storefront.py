@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from contextlib import closing
 
-import pandas as pd
 import psycopg2
 import pytest
 
 from profile_assets.sandbox import storefront as sf
+from profile_assets.sandbox.changes import ChangeSet, generate_changes
 from profile_assets_tests.storefront_support import (
     small_world,
     start_loaded_storefront,
-    storefront_changes,
 )
 
 
@@ -94,20 +93,28 @@ def test_nulls_and_empty_strings_stay_distinct_through_copy(server, world):
 
 
 def test_world_mutations_show_up_as_committed_transactions(server, world):
-    changes = storefront_changes(world, seed=11)
+    changes = generate_changes(world, 200, seed=11)
     with closing(server.connect()) as conn:
-        written = sf.apply_changes(conn, changes)
+        sf.apply_changes(conn, changes)
         counts = sf.row_counts(conn)
-    assert written["customers"] == len(changes.upserts["storefront_customers"])
     for table in sf.TABLES:
         assert counts[table.name] == len(world.tables[table.world_name]), table.name
-    updated = changes.upserts["storefront_customers"].iloc[0]
-    assert _query(server, "SELECT email FROM customers WHERE id = %s", [int(updated["id"])]) == [
-        (updated["email"],)
+    customers = changes.upserts["storefront_customers"]
+    ids = [int(i) for i in customers["id"]]
+    stored = dict(_query(server, "SELECT id, email FROM customers WHERE id = ANY(%s)", [ids]))
+    assert stored == dict(zip(customers["id"], customers["email"], strict=True))
+    orders = changes.upserts["storefront_orders"]
+    latest = orders.loc[orders["updated_at"].idxmax()]
+    expected = latest["updated_at"].tz_convert(sf.STORE_TIMEZONE).tz_localize(None)
+    assert _query(server, "SELECT updated_at FROM orders WHERE id = %s", [int(latest["id"])]) == [
+        (expected.to_pydatetime(),)
     ]
-    gone = [int(i) for i in changes.deletes["storefront_cart_items"]]
-    assert _query(server, "SELECT COUNT(*) FROM cart_items WHERE id = ANY(%s)", [gone]) == [(0,)]
-    new_cart = changes.upserts["storefront_carts"].iloc[-1]
-    stored = _query(server, "SELECT created_at FROM carts WHERE id = %s", [int(new_cart["id"])])
-    expected = pd.Timestamp(new_cart["created_at"]).tz_convert(sf.STORE_TIMEZONE)
-    assert stored == [(expected.tz_localize(None).to_pydatetime(),)]
+
+
+def test_hard_deletes_remove_rows_in_one_transaction(server):
+    ids = [row[0] for row in _query(server, "SELECT id FROM order_items ORDER BY id LIMIT 3")]
+    deletes = ChangeSet(upserts={}, deletes={"storefront_order_items": [str(i) for i in ids]})
+    with closing(server.connect()) as conn:
+        written = sf.apply_changes(conn, deletes)
+    assert written["order_items"] == 3
+    assert _query(server, "SELECT COUNT(*) FROM order_items WHERE id = ANY(%s)", [ids]) == [(0,)]

@@ -220,7 +220,9 @@ def _greedy(
         else:
             reason = _refusal(a, b, _may_bridge(features, links, e), guards)
         if reason:
-            refused.append((int(links.left[e]), int(links.right[e]), float(links.probability[e]), reason))
+            refused.append(
+                (int(links.left[e]), int(links.right[e]), float(links.probability[e]), reason)
+            )
             continue
         if len(a.members) < len(b.members):
             ra, rb, a, b = rb, ra, b, a

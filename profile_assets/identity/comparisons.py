@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import re
-
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
@@ -175,20 +173,18 @@ def _first_name(features: Features, left: np.ndarray, right: np.ndarray) -> np.n
     return out
 
 
-_HOUSE_NUMBER = re.compile(r"\d+")
-
-
 def _address_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """token_sort_ratio, but 0 when the house numbers differ: neighbours share a street."""
     scores = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1).astype(np.float64)
-    numbers_a = [(_HOUSE_NUMBER.findall(x) or [None])[0] for x in a.tolist()]
-    numbers_b = [(_HOUSE_NUMBER.findall(y) or [None])[0] for y in b.tolist()]
-    differ = np.array(
-        [x is not None and y is not None and x != y for x, y in zip(numbers_a, numbers_b)],
-        dtype=bool,
-    )
-    scores[differ] = 0.0
+    numbers_a, numbers_b = _house_numbers(a), _house_numbers(b)
+    scores[(numbers_a != "") & (numbers_b != "") & (numbers_a != numbers_b)] = 0.0
     return scores
+
+
+def _house_numbers(addresses: np.ndarray) -> np.ndarray:
+    """First run of digits of each address ("" if none), vectorized."""
+    found = pd.Series(addresses, dtype=object).str.extract(r"(\d+)", expand=False)
+    return found.fillna("").to_numpy(dtype=object)
 
 
 LOCATION_LEVELS = ("different", "same_city", "same_postcode", "similar_address", "same_address")
@@ -202,7 +198,11 @@ def _location(features: Features, left: np.ndarray, right: np.ndarray) -> np.nda
     pa, pb = f["postcode"].codes[left], f["postcode"].codes[right]
     ca, cb = f["city"].codes[left], f["city"].codes[right]
     sa, sb = f["address"].codes[left], f["address"].codes[right]
-    has_pc, has_city, has_street = (pa >= 0) & (pb >= 0), (ca >= 0) & (cb >= 0), (sa >= 0) & (sb >= 0)
+    has_pc, has_city, has_street = (
+        (pa >= 0) & (pb >= 0),
+        (ca >= 0) & (cb >= 0),
+        (sa >= 0) & (sb >= 0),
+    )
     out = np.full(len(pa), MISSING, dtype=np.int8)
     out[has_pc | has_city | has_street] = 0
     out[has_city & (ca == cb)] = 1
@@ -225,9 +225,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
             "last_name", "last_name", jw, (0.80, 0.92), ("similar", "close"), _last_codes
         ),
         Comparison("email", ("different", "variant", "exact"), "email", _email),
-        _string_comparison(
-            "phone", "phone", Levenshtein.normalized_similarity, (0.9,), ("typo",)
-        ),
+        _string_comparison("phone", "phone", Levenshtein.normalized_similarity, (0.9,), ("typo",)),
         Comparison("dob", ("different", "near", "exact"), "dob", _dob),
         Comparison("location", LOCATION_LEVELS, "address", _location),
         _exact_only("link_id", "link_id"),

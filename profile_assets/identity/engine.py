@@ -240,7 +240,9 @@ def _links(
     return links, refused
 
 
-def _with_must_links(links: clustering.Links, must: tuple[np.ndarray, np.ndarray]) -> clustering.Links:
+def _with_must_links(
+    links: clustering.Links, must: tuple[np.ndarray, np.ndarray]
+) -> clustering.Links:
     left, right = np.minimum(*must), np.maximum(*must)
     count = len(left)
     return clustering.Links(
@@ -368,4 +370,3 @@ def _pair_frame(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, extr
             **extra,
         }
     )
-

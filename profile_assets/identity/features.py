@@ -120,7 +120,10 @@ def _each(func: Callable[[str], str | None]) -> Normalizer:
     def apply(values: pd.Series) -> pd.Series:
         present = values.notna().to_numpy()
         return pd.Series(
-            [func(str(v)) if ok and str(v) else None for v, ok in zip(values, present)],
+            [
+                func(str(v)) if ok and str(v) else None
+                for v, ok in zip(values, present, strict=True)
+            ],
             dtype=object,
         )
 
@@ -187,9 +190,7 @@ def _strip(value: str) -> str | None:
     return value.strip() or None
 
 
-def _names(
-    first: pd.Series, last: pd.Series, full: pd.Series
-) -> tuple[CodedField, CodedField]:
+def _names(first: pd.Series, last: pd.Series, full: pd.Series) -> tuple[CodedField, CodedField]:
     """Folded first word of the first name and folded whole last name ("van der Berg" ->
     "vanderberg"), over one vocabulary so swapped names compare as codes; records with only
     a full name are split; placeholder names are missing."""

@@ -55,7 +55,11 @@ class ModelParameters:
             "expected_matches": self.expected_matches,
             "comparisons": {
                 name: {
-                    level: {"m": float(m[i]), "u": float(u[i]), "weight": float(np.log2(m[i] / u[i]))}
+                    level: {
+                        "m": float(m[i]),
+                        "u": float(u[i]),
+                        "weight": float(np.log2(m[i] / u[i])),
+                    }
                     for i, level in enumerate(levels)
                 }
                 for name, levels, m, u in zip(
@@ -107,7 +111,7 @@ def estimate(
     tolerance: float,
 ) -> ModelParameters:
     """EM over the distinct gamma patterns of the candidate pairs (fast: few thousand rows)."""
-    patterns, pattern_counts = np.unique(candidate_gamma, axis=0, return_counts=True)
+    patterns, pattern_counts = _distinct_rows(candidate_gamma)
     pattern_counts = pattern_counts.astype(np.float64)
     total_pairs = max(n_records * (n_records - 1) / 2, 1.0)
     sizes = [len(c.level_names) for c in comparisons]
@@ -115,7 +119,8 @@ def estimate(
     prior = min(0.5 * len(candidate_gamma) / total_pairs, 0.5) or 1e-12
     u = _u_estimate(comparisons, chance, patterns, pattern_counts, np.zeros(len(patterns)))
     iterations = 0
-    for iterations in range(1, max_iterations + 1):
+    while iterations < max_iterations:
+        iterations += 1
         posterior = _posterior(patterns, m, u, prior)
         new_m = _m_step(patterns, pattern_counts * posterior, sizes)
         expected = float((pattern_counts * posterior).sum())
@@ -135,6 +140,18 @@ def estimate(
         iterations=iterations,
         expected_matches=float((pattern_counts * posterior).sum()),
     )
+
+
+def _distinct_rows(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct gamma rows and their counts, via one int64 code per row (levels < 15)."""
+    if len(gamma) == 0:
+        return gamma, np.zeros(0, dtype=np.int64)
+    shifted = gamma.astype(np.int64) + 1
+    code = np.zeros(len(gamma), dtype=np.int64)
+    for k in range(gamma.shape[1]):
+        code = code * 16 + shifted[:, k]
+    unique, first, counts = np.unique(code, return_index=True, return_counts=True)
+    return gamma[first], counts
 
 
 def _initial_m(levels: int) -> np.ndarray:

@@ -12,39 +12,43 @@ from __future__ import annotations
 import numpy as np
 
 _GROUPS = """
-abigail abby abbie gail | abraham abe | albert al bert bertie | alexander alex alec sandy xander
-alexandra alex alexa sandra sandy lexi | alfred alf alfie fred freddie | allison allie ali
-amanda mandy manda | andrew andy drew | angela angie | anthony tony ant | antonio tony
-arthur art artie | barbara barb barbie babs | benjamin ben benny benji | bernard bernie
-beverly bev | bradley brad | bridget biddy bridie | catherine cathy cat kate katie kathy
-katherine kathy kate katie kat kitty | kathleen kathy kate katie | cynthia cindy
-charles charlie chuck chas chaz | charlotte charlie lottie | christina chris tina christy
-christine chris tina chrissy | christopher chris kit topher | clifford cliff | cornelius neil
-daniel dan danny | danielle dani | david dave davy | deborah debbie deb debra | debra debbie deb
-dennis denny | donald don donnie | dorothy dot dottie dolly | douglas doug | edward ed eddie ted ned
-edwin ed eddie | eleanor ellie nell nora | elizabeth liz beth betty lizzie eliza libby bess betsy
-ellen ellie nell | emily em emmy | eugene gene | evelyn evie | frances fran frankie fanny
-francis frank fran | frederick fred freddie | gabriel gabe | gabrielle gabby | geoffrey geoff jeff
+abigail abby abbie gail | abraham abe | albert al bert bertie
+alexander alex alec sandy xander | alexandra alex alexa sandra sandy lexi
+alfred alf alfie fred freddie | allison allie ali | amanda mandy manda | andrew andy drew
+angela angie | anthony tony ant | antonio tony | arthur art artie | barbara barb barbie babs
+benjamin ben benny benji | bernard bernie | beverly bev | bradley brad | bridget biddy bridie
+catherine cathy cat kate katie kathy | katherine kathy kate katie kat kitty
+kathleen kathy kate katie | cynthia cindy | charles charlie chuck chas chaz
+charlotte charlie lottie | christina chris tina christy | christine chris tina chrissy
+christopher chris kit topher | clifford cliff | cornelius neil | daniel dan danny
+danielle dani | david dave davy | deborah debbie deb debra | debra debbie deb | dennis denny
+donald don donnie | dorothy dot dottie dolly | douglas doug | edward ed eddie ted ned
+edwin ed eddie | eleanor ellie nell nora
+elizabeth liz beth betty lizzie eliza libby bess betsy | ellen ellie nell | emily em emmy
+eugene gene | evelyn evie | frances fran frankie fanny | francis frank fran
+frederick fred freddie | gabriel gabe | gabrielle gabby | geoffrey geoff jeff
 gerald gerry jerry | gertrude gertie trudy | gregory greg | harold harry hal | harriet hattie
 helen nell | henry harry hank hal | herbert herb bert | howard howie | isabella bella izzy
-isabel bella izzy | jacob jake | james jim jimmy jamie | janet jan | jeffrey jeff | jennifer jen jenny
-jessica jess jessie | joan joanie | john johnny jack jon | jonathan jon jonny | joseph joe joey
-josephine jo josie | joshua josh | judith judy jude | julia julie | justin justy | kenneth ken kenny
-kimberly kim | lawrence larry laurie | leonard leo len lenny | leslie les | lillian lily lil
-louis lou louie | louise lou lulu | lucinda lucy cindy | madeline maddie | margaret maggie meg peggy marge
-martha marty mattie | martin marty | mary molly polly mae | matthew matt | melissa missy mel
-melanie mel | michael mike mikey mick mickey micky | michelle shelly | mitchell mitch | nancy nan
-natalie nat | nathan nate nat | nathaniel nate nat nathan | nicholas nick nicky nicko | nicole nicky nikki
-olivia liv livvy | oliver ollie | pamela pam | patricia pat patty tricia trish | patrick pat paddy
-peter pete | philip phil pip | phillip phil | rachel rach | raymond ray | rebecca becky becca
+isabel bella izzy | jacob jake | james jim jimmy jamie | janet jan | jeffrey jeff
+jennifer jen jenny | jessica jess jessie | joan joanie | john johnny jack jon
+jonathan jon jonny | joseph joe joey | josephine jo josie | joshua josh | judith judy jude
+julia julie | justin justy | kenneth ken kenny | kimberly kim | lawrence larry laurie
+leonard leo len lenny | leslie les | lillian lily lil | louis lou louie | louise lou lulu
+lucinda lucy cindy | madeline maddie | margaret maggie meg peggy marge | martha marty mattie
+martin marty | mary molly polly mae | matthew matt | melissa missy mel | melanie mel
+michael mike mikey mick mickey micky | michelle shelly | mitchell mitch | nancy nan
+natalie nat | nathan nate nat | nathaniel nate nat nathan | nicholas nick nicky nicko
+nicole nicky nikki | olivia liv livvy | oliver ollie | pamela pam
+patricia pat patty tricia trish | patrick pat paddy | peter pete | philip phil pip
+phillip phil | rachel rach | raymond ray | rebecca becky becca
 richard rick ricky dick rich richie | robert bob rob robbie bobby bert | roberta bobbie
 ronald ron ronnie | rosemary rose rosie | russell russ | samantha sam sammy | samuel sam sammy
-sandra sandy | sarah sally sadie | stephanie steph stephie | stephen steve stevie | steven steve stevie
-stuart stu | susan sue susie suzy | suzanne sue susie suzy | sylvia syl | terence terry
-theodore ted teddy theo | theresa terry tess tessa | thomas tom tommy | timothy tim timmy
-tobias toby | valerie val | veronica ronnie vera | victoria vicky tori | vincent vince vinny
-virginia ginny | walter walt wally | wendy wen | william will bill billy willy liam
-winifred winnie | zachary zach zack
+sandra sandy | sarah sally sadie | stephanie steph stephie | stephen steve stevie
+steven steve stevie | stuart stu | susan sue susie suzy | suzanne sue susie suzy | sylvia syl
+terence terry | theodore ted teddy theo | theresa terry tess tessa | thomas tom tommy
+timothy tim timmy | tobias toby | valerie val | veronica ronnie vera | victoria vicky tori
+vincent vince vinny | virginia ginny | walter walt wally | wendy wen
+william will bill billy willy liam | winifred winnie | zachary zach zack
 """
 
 

@@ -20,7 +20,6 @@ DEFAULT_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("names_ph", "dob"),
     ("last_ph", "dob", "postcode"),
     ("names_ph", "city"),
-    ("names_ph",),
 )
 
 
@@ -34,7 +33,7 @@ class ResolutionSettings:
     max_records_per_identifier: int = 12
     #: A blocking group larger than this is skipped: its pairs are namesakes, not duplicates,
     #: and it would grow quadratically with data size.
-    max_block_size: int = 40
+    max_block_size: int = 12
     #: Calibrated probability at which a candidate pair becomes a link: a link is expected
     #: to be wrong at most one time in ten, before the clustering guards look at it.
     link_threshold: float = 0.9

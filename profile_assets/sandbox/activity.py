@@ -236,8 +236,8 @@ def support_tickets(rng, pop: Population, users: Accounts, tickets: Events) -> p
     ]
     updated = np.where(open_now, tickets.day + rng.random(n) * age, resolved)
     unhappy = pop.traits["dissatisfaction"].to_numpy()[tickets.person]
-    offered = ~open_now & (rng.random(n) < 0.6)
-    rated = offered & (rng.random(n) < 0.55)
+    offered = ~open_now & (rng.random(n) < 0.75)
+    rated = offered & (rng.random(n) < 0.6)
     bad = rated & (rng.random(n) < np.clip(0.1 + 2.2 * unhappy, 0, 0.95))
     score = np.full(n, "unoffered", dtype=object)
     score[offered] = "offered"

@@ -37,8 +37,8 @@ _LATEST_SIGNUP = -20.0
 _EARLY_TENURE_DAYS = 180.0
 _EARLY_TENURE_FACTOR = 2.5
 _BASE_HAZARD_PER_YEAR = 0.40
-_FADE_DAYS = 150.0
-_FADE_DEPTH = 0.7
+_FADE_DAYS = 180.0
+_FADE_DEPTH = 0.85
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,9 @@ def draw_traits(rng: np.random.Generator, n: int) -> pd.DataFrame:
         np.log(_BASE_HAZARD_PER_YEAR)
         - 0.45 * np.log(engagement)
         - 1.2 * trend
-        + 4.0 * (dissatisfaction - 1 / 6)
-        + 2.0 * (abandon - 0.4)
-        + rng.normal(0.0, 0.4, n)
+        + 7.0 * (dissatisfaction - 1 / 6)
+        + 3.5 * (abandon - 0.4)
+        + rng.normal(0.0, 0.3, n)
     )
     hazard = np.exp(log_hazard) / 365.0  # per day
     signup = rng.uniform(_EARLIEST_SIGNUP, _LATEST_SIGNUP, n)

@@ -84,6 +84,8 @@ class _Change:
         ids = _next_ids(frame["id"], len(persons))
         new = pd.DataFrame({"id": ids, **rows}, columns=frame.columns)
         new = new.astype(frame.dtypes.to_dict())
+        for column in new.columns[new.dtypes == np.dtype(object)]:
+            new[column] = new[column].where(new[column].notna(), None)  # None, as generated
         self.world.tables[table] = pd.concat([frame, new], ignore_index=True)
         truth = truth_frame([table], [new["id"]], [persons], [np.full(len(new), None, object)])
         self.world.truth_records = pd.concat([self.world.truth_records, truth], ignore_index=True)
@@ -342,4 +344,4 @@ def generate_changes(world: World, n_people: int, seed: int) -> ChangeSet:
     for table, ids in change.touched.items():
         frame = world.tables[table]
         upserts[table] = frame[frame[ID_COLUMNS.get(table, "id")].isin(ids)].reset_index(drop=True)
-    return ChangeSet(upserts=upserts, deletes=change.deleted)
+    return ChangeSet(upserts=upserts, deletes={t: ids for t, ids in change.deleted.items() if ids})

@@ -164,17 +164,27 @@ def vary_email_case(rng: np.random.Generator, emails: np.ndarray, p: float) -> N
     apply(emails, where[~upper], _mixed_case)
 
 
-def make_unique(rng: np.random.Generator, emails: np.ndarray) -> None:
-    """Sources that key accounts by email refuse a second account with the same address, so
-    the later account ends up with a plus-tagged one. Expects lowercase addresses (run it
-    before case dirt, which cannot create new collisions)."""
-    for attempt in range(10):
+def make_unique(rng: np.random.Generator, emails: np.ndarray, plus: bool = True) -> None:
+    """Later duplicates get a number: as a plus-tag where a source refuses a second account
+    with the same address, or in the name where a mail provider refuses a taken one. Expects
+    lowercase addresses (run it before case dirt, which cannot create new collisions)."""
+    while True:
         values = pd.Series(emails, dtype=object)
         where = np.flatnonzero(values.duplicated().to_numpy() & values.notna().to_numpy())
         if len(where) == 0:
             return
-        tags = rng.integers(0, 1000, len(where)) + attempt * 1000
-        apply(emails, where, plus_tag, tags)
+        numbers = rng.integers(1, 10_000, len(where))
+        apply(emails, where, _plus_number if plus else _number, numbers)
+
+
+def _plus_number(email: str, number: int) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local}+{number}@{domain}"
+
+
+def _number(email: str, number: int) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local}{number}@{domain}"
 
 
 def malformed_email(email: str | None, kind: int) -> str:

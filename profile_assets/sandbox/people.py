@@ -115,7 +115,7 @@ def _unique_across(rng: np.random.Generator, *columns: np.ndarray) -> None:
     """Mail providers give every address to one owner: renumber later duplicates in place."""
     sizes = [len(c) for c in columns]
     merged = np.concatenate(columns)
-    dirt.make_unique(rng, merged)
+    dirt.make_unique(rng, merged, plus=False)
     start = 0
     for column, size in zip(columns, sizes, strict=True):
         column[:] = merged[start : start + size]
@@ -172,10 +172,10 @@ def _shared_mailboxes(rng: np.random.Generator, pop: Population, pools: Pools) -
     for k, head in enumerate(heads):
         group = [head, members[k, 0]] + ([members[k, 1]] if keep_second[k] else [])
         for other in group[1:]:
-            pop.country[other] = pop.country[head]
             pop.last[other] = pop.last[head]
-            for column in pop.address:
-                pop.address[column][other] = pop.address[column][head]
+            if pop.country[other] == pop.country[head]:  # else: family abroad, same mailbox
+                for column in pop.address:
+                    pop.address[column][other] = pop.address[column][head]
         last = dirt.ascii_fold(pop.last[head]) or "home"
         shared[group] = (f"family.{last}@gmail.com", f"{last}family@yahoo.com",
                          f"info@{last}{k}.net")[k % 3]  # fmt: skip
@@ -247,6 +247,8 @@ def draw_population(rng: np.random.Generator, n: int, pools: Pools) -> Populatio
 
 
 def people_frame(pop: Population, pools: Pools) -> pd.DataFrame:
+    """The ground-truth people table: current identity, what it was before, hidden traits,
+    and which sources each person is in."""
     n = len(pop)
     traits = pop.traits
     frame = pd.DataFrame(

@@ -318,6 +318,26 @@ def _skus(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return names, prices
 
 
+_IMMIGRANT_SHARE = 0.25
+
+
+def _with_immigrant_surnames(
+    last: dict[str, list[str]], weights: list[np.ndarray]
+) -> tuple[dict[str, list[str]], list[np.ndarray]]:
+    """Give each country's surnames a long tail from the other countries' pools: one Faker
+    locale alone has too few surnames, which would make namesakes far commoner than real."""
+    out_names, out_weights = {}, []
+    for (country, names), own in zip(last.items(), weights, strict=True):
+        known = set(names)
+        others = list(dict.fromkeys(
+            n for c, other in last.items() if c != country for n in other if n not in known
+        ))  # fmt: skip
+        out_names[country] = names + others
+        tail = _zipf_weights(len(others), exponent=0.6)
+        out_weights.append(np.concatenate([own * (1 - _IMMIGRANT_SHARE), tail * _IMMIGRANT_SHARE]))
+    return out_names, out_weights
+
+
 @cache
 def build_pools() -> Pools:
     """Build every pool once per process (about a second); worlds share the result."""
@@ -340,6 +360,7 @@ def build_pools() -> Pools:
     us = Faker("en_US")
     us.seed_instance(20260101)
     first_names, first_span = _concat(first)
+    last, last_w = _with_immigrant_surnames(last, last_w)
     last_names, last_span = _concat(last)
     street_arr, street_span = _concat(streets)
     cities, place_span = _concat({c: [p[0] for p in v] for c, v in places.items()})

@@ -69,12 +69,12 @@ def render_identity(
     """How a source wrote down `person` on `day`: stale or current, with its dirt."""
     n = len(person)
     last = _at(pop.last, pop.prev_last, pop.name_changed_day, person, day)
-    first, last = dirt.dirty_names(rng, pop.first_idx[person], last, pools, style.names)
-    dup = np.flatnonzero(duplicate)
-    dup_first, dup_last = dirt.dirty_names(
-        rng, pop.first_idx[person[dup]], last[dup], pools, _DUPLICATE_NAMES
-    )
-    first[dup], last[dup] = dup_first, dup_last
+    first = np.empty(n, dtype=object)
+    for chosen, name_dirt in ((~duplicate, style.names), (duplicate, _DUPLICATE_NAMES)):
+        rows = np.flatnonzero(chosen)
+        first[rows], last[rows] = dirt.dirty_names(
+            rng, pop.first_idx[person[rows]], last[rows], pools, name_dirt
+        )
     email = _choose_email(rng, pop, person, day, duplicate)
     if style.unique_email:
         dirt.make_unique(rng, email)

@@ -20,7 +20,7 @@ import secrets
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -133,7 +133,7 @@ class StorefrontServer:
 
     data_dir: Path
     port: int
-    password: str
+    password: str = field(repr=False)
     host: str = HOST
     user: str = USER
     dbname: str = DATABASE
@@ -374,7 +374,7 @@ def apply_changes(conn: PgConnection, changeset) -> dict[str, int]:
                     f"DELETE FROM {table.name} WHERE {table.key} = ANY(%s)",
                     [[int(i) for i in ids]],
                 )
-                written[table.name] += len(ids)
+                written[table.name] += cur.rowcount
     conn.commit()
     return written
 

@@ -71,7 +71,7 @@ def int_to_lsn(value: int) -> str:
 # --- decoding pgoutput ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Change:
     """One row change; values are Postgres' text output of each column (None for NULL)."""
 
@@ -284,18 +284,20 @@ def advance_idle_slot(dsn: str, slot: str = SLOT) -> int | None:
         if _slot_position(pg, slot) is None:
             return None
         emit_heartbeat(pg)
-        pending = read_changes(pg, slot)
+        pending = read_changes(pg, slot, max_messages=1_000)
         if pending and not any(t.changes for t in pending):
             advance_slot(pg, pending[-1].commit_lsn, slot)
         return _slot_position(pg, slot)[0]
 
 
 def _slot_position(pg, slot: str) -> tuple[int, int] | None:
+    """(confirmed LSN, bytes of WAL held) of a usable slot; None if it is missing or lost
+    (Postgres invalidates a slot that fell too far behind: only a new snapshot helps)."""
     with pg.cursor() as cur:
         cur.execute(
             "SELECT confirmed_flush_lsn::text, "
             "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
-            "FROM pg_replication_slots WHERE slot_name = %s",
+            "FROM pg_replication_slots WHERE slot_name = %s AND wal_status <> 'lost'",
             [slot],
         )
         row = cur.fetchone()
@@ -576,12 +578,23 @@ def sync(
     transactions are applied and acknowledged until the slot is drained. Safe to kill at any
     point and rerun: nothing is lost, nothing is applied twice.
     """
-    ensure_cdc_tables(conn)
     result = SyncResult()
     with _connect(dsn) as pg:
+        _take_slot(pg, slot)
+        ensure_cdc_tables(conn)
         position = _snapshot_if_needed(pg, dsn, conn, run_id, slot, result)
         _drain(pg, conn, position, run_id, slot, max_messages, result)
     return result
+
+
+def _take_slot(pg, slot: str, timeout: str = "10min") -> None:
+    """One consumer per slot at a time: two concurrent first runs would each take a
+    snapshot, and the older one could land last. A session lock, so a killed consumer's
+    lock goes with its connection; a second consumer waits its turn."""
+    with pg.cursor() as cur:
+        cur.execute(f"SET lock_timeout = '{timeout}'")
+        cur.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"{PUBLICATION}:{slot}"])
+    pg.commit()
 
 
 def _snapshot_if_needed(pg, dsn, conn, run_id: str, slot: str, result: SyncResult) -> int:
@@ -625,9 +638,10 @@ def follow(
     When nothing arrives for `heartbeat_interval` seconds a heartbeat moves the slot on.
     """
     run_id = run_id or f"cdc-follow-{uuid.uuid4()}"
-    ensure_cdc_tables(conn)
     last_change = time.monotonic()
     with _connect(dsn) as pg:
+        _take_slot(pg, slot)
+        ensure_cdc_tables(conn)
         position = _snapshot_if_needed(pg, dsn, conn, run_id, slot, SyncResult())
         while not should_stop():
             result = SyncResult()

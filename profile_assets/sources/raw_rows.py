@@ -93,8 +93,13 @@ def rejections_frame(rejections: Iterable[Rejection], *, run_id: str) -> pd.Data
 
 
 def quarantine(conn: WarehouseConnection, rejections: list[Rejection], *, run_id: str) -> int:
-    """Record rejected rows; idempotent per run, so a retried step counts nothing twice."""
-    if not rejections:
-        return 0
+    """Record rejected rows; idempotent per run, so a retried step counts nothing twice.
+
+    The table exists after any load, even a clean one, so "no rejections" reads as zero rows.
+    """
     frame = rejections_frame(rejections, run_id=run_id)
+    if frame.empty:
+        if not conn.table_exists(REJECTED_TABLE):
+            conn.write_df(frame.astype({"rejected_at": "datetime64[ns, UTC]"}), REJECTED_TABLE)
+        return 0
     return conn.merge_df(frame, REJECTED_TABLE, ["run_id", "rejection_key"])

@@ -111,6 +111,7 @@ def normalize_email(emails: pd.Series) -> pd.DataFrame:
         out.loc[hard, "email"] = checked.str[0]
         out.loc[hard, "email_valid"] = checked.str[1].astype(bool).to_numpy()
         out.loc[hard, "email_reason"] = checked.str[2]
+    out["email_reason"] = _to_object(out["email_reason"])
     return out
 
 
@@ -538,7 +539,7 @@ def _localize(naive: pd.Series, tz: str) -> pd.Series:
     if odd.any():  # wall times in a DST overlap or gap
         utc = utc.astype(object)
         utc[odd] = [_localize_by_fold0(t, tz) for t in naive[odd]]
-        utc = pd.to_datetime(utc, utc=True)
+        utc = pd.to_datetime(utc, utc=True).astype("datetime64[ns, UTC]")
     return utc
 
 

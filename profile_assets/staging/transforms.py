@@ -297,14 +297,15 @@ _PERSON_ADAPTERS: Mapping[str, Callable[[_Extract], dict[str, pd.Series]]] = {
 def _names(rows: pd.DataFrame) -> dict[str, pd.Series]:
     """First/last/full names; a record holding only a full name has it split."""
     only_full = rows["full_name"].notna() & rows["first_name"].isna() & rows["last_name"].isna()
-    first = nz.normalize_name(rows["first_name"])
-    last = nz.normalize_name(rows["last_name"])
+    first = _on_distinct(nz.normalize_name, rows["first_name"])
+    last = _on_distinct(nz.normalize_name, rows["last_name"])
     full = _join(first, last)
     if only_full.any():
-        split = nz.split_full_name(rows.loc[only_full, "full_name"])
+        full_names = rows.loc[only_full, "full_name"]
+        split = _on_distinct(nz.split_full_name, full_names)
         first[only_full] = split["first_name"]
         last[only_full] = split["last_name"]
-        full[only_full] = nz.normalize_name(rows.loc[only_full, "full_name"])
+        full[only_full] = _on_distinct(nz.normalize_name, full_names)
     return {"first_name": first, "last_name": last, "full_name": full}
 
 
@@ -353,29 +354,51 @@ _PERSON_FIELDS = (
 
 
 def normalize_people(rows: pd.DataFrame) -> pd.DataFrame:
-    """Normalize person fields of all sources at once (library calls once per distinct value).
+    """Normalize person fields of all sources at once, each distinct value once.
 
     Phones without a country code are read in the record's country, else in its source's
     default region; postcodes are formatted for the record's country.
     """
-    emails = nz.normalize_email(rows["email"])
+    emails = _on_distinct(nz.normalize_email, rows["email"])
     email_valid = emails["email_valid"].fillna(False).astype(bool)
-    country = nz.normalize_country(rows["country"])
-    phones = nz.normalize_phone(rows["phone"], country.where(country.notna(), rows["_region"]))
+    country = _on_distinct(nz.normalize_country, rows["country"])
+    region = country.where(country.notna(), rows["_region"])
+    phones = _on_distinct(nz.normalize_phone, rows["phone"], region)
     return rows.assign(
         **_names(rows),
         email=emails["email"],
         email_valid=email_valid,
-        email_key=nz.email_match_key(emails["email"]).where(email_valid),
+        email_key=_on_distinct(nz.email_match_key, emails["email"]).where(email_valid),
         phone=phones["phone"].where(phones["phone"].notna(), phones["phone_raw"]),
         phone_valid=phones["phone_valid"].fillna(False).astype(bool),
-        address_line1=_text(rows["address_line1"]),
-        address_line2=_text(rows["address_line2"]),
-        city=_text(rows["city"]),
-        postcode=nz.normalize_postcode(rows["postcode"], country),
-        state=_text(rows["state"]),
+        address_line1=_on_distinct(_text, rows["address_line1"]),
+        address_line2=_on_distinct(_text, rows["address_line2"]),
+        city=_on_distinct(_text, rows["city"]),
+        postcode=_on_distinct(nz.normalize_postcode, rows["postcode"], country),
+        state=_on_distinct(_text, rows["state"]),
         country=country,
     )
+
+
+# Below this share of distinct inputs, normalizing the distinct values and spreading the
+# results back beats normalizing every row (names, cities, countries repeat a lot).
+_DISTINCT_SHARE = 0.5
+
+
+def _on_distinct(normalizer: Callable, *columns: pd.Series):
+    """Apply a vectorized, row-wise `normalizer` once per distinct combination of inputs."""
+    index = columns[0].index
+    combined = np.zeros(len(index), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    if len(first) > _DISTINCT_SHARE * len(index):
+        return normalizer(*columns)
+    distinct = [column.iloc[first].reset_index(drop=True) for column in columns]
+    out = normalizer(*distinct).iloc[inverse.ravel()]
+    out.index = index
+    return out
 
 
 def _updated_column(ext: _Extract) -> str:

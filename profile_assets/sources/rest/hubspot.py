@@ -146,7 +146,7 @@ class CrmReader:
             yield Page(page)
         archived_max = cursor.archived
         for page in self._listing(archived=True):
-            archived_max = _max(archived_max, *(_millis(r.get("archivedAt")) for r in page))
+            archived_max = _max(archived_max, *(_archived_ms(r) for r in page))
             yield Page(page)
         final = Cursor(
             modified=newest_before if newest_before is not None else 0, archived=archived_max
@@ -170,10 +170,11 @@ class CrmReader:
             paginator=paginator,
             data_selector="results",
         ):
-            yield [self._flatten_associations(r) for r in page]
+            yield [self._flatten_associations(r) for r in page] if self.obj.with_contacts else page
 
     @staticmethod
     def _flatten_associations(record: Any) -> Any:
+        """Listing records carry associations nested; the raw table keeps a list of ids."""
         if not isinstance(record, dict):
             return record
         links = (record.get("associations") or {}).get("contacts", {}).get("results", [])
@@ -189,7 +190,7 @@ class CrmReader:
         archived_max = cursor.archived
         for page in self._listing(archived=True):
             fresh = [r for r in page if _is_newer(r, cursor.archived)]
-            archived_max = _max(archived_max, *(_millis(r.get("archivedAt")) for r in fresh))
+            archived_max = _max(archived_max, *(_archived_ms(r) for r in fresh))
             if fresh:
                 yield Page(fresh)
         yield Page([], Cursor(cursor.modified, archived_max).dump())
@@ -275,8 +276,11 @@ def _max(*values: int | None) -> int | None:
     return max(present) if present else None
 
 
+def _archived_ms(record: Any) -> int | None:
+    return _millis(record.get("archivedAt")) if isinstance(record, dict) else None
+
+
 def _is_newer(record: Any, archived_cursor: int | None) -> bool:
-    if not isinstance(record, dict):
-        return True  # malformed: let the parser quarantine it
-    archived_at = _millis(record.get("archivedAt"))
+    """Archived at or after the archive cursor (malformed records pass: the parser rejects)."""
+    archived_at = _archived_ms(record)
     return archived_cursor is None or archived_at is None or archived_at >= archived_cursor

@@ -99,7 +99,9 @@ def save_cursor(conn: WarehouseConnection, stream: str, cursor: str, run_id: str
             "updated_at": [pd.Timestamp.now(tz="UTC")],
         }
     )
-    conn.merge_df(state, SYNC_STATE_TABLE, ["stream"])
+    if conn.table_exists(SYNC_STATE_TABLE):  # one row per stream; cheaper than a merge
+        conn.execute(f"DELETE FROM {SYNC_STATE_TABLE} WHERE stream = {_lit(stream)}")
+    conn.write_df(state, SYNC_STATE_TABLE)
 
 
 def _lit(value: str) -> str:
@@ -177,7 +179,7 @@ def sync(
             last = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
             seen.update(last["_source_id"])
             buffer = []
-    if buffer or cursor is not None:
+    if buffer or (cursor is not None and cursor != before):
         rows = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
         seen.update(rows["_source_id"])
         last = rows if len(rows) else last

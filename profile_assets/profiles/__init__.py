@@ -1,0 +1,1 @@
+"""Golden profiles: survivorship, history (SCD2), audit and erasure."""

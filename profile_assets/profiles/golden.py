@@ -1,0 +1,149 @@
+"""Golden profiles: one row per person from their records, the identity map and their activity.
+
+    unified fields + provenance  <- survivorship over the profile's records (touched profiles)
+    membership (records, sources, first seen, last source update)
+    derived fields                <- staging/derived.py folded by profile_id, as of a time
+
+Incremental: a profile is rebuilt only when its membership fingerprint (`members_hash`, an
+order-free sum of its records' keys and field hashes) changed, or the survivorship rules did.
+The others keep their unified fields from the previous table. Derived fields depend on activity
+and time, not only on contacts, so they are recomputed for every profile (vectorized, cheap).
+A full rebuild recomputes everything and gives the same table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from profile_assets.profiles.survivorship import SurvivorshipRules, survive
+from profile_assets.staging.derived import DERIVED_COLUMNS, Activity, derive_fields
+from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
+
+RECORD_KEY = ["source", "source_record_id"]
+MEMBERSHIP_COLUMNS = [
+    "record_count",
+    "sources",
+    "first_seen_at",
+    "last_source_update_at",
+    "members_hash",
+    "rules_version",
+]
+_TIMESTAMP = "datetime64[us, UTC]"
+
+
+def unified_columns(rules: SurvivorshipRules) -> list[str]:
+    """Everything of a golden row that comes from contacts (not activity or time)."""
+    return ["profile_id", *rules.value_columns, *rules.provenance_columns, *MEMBERSHIP_COLUMNS]
+
+
+def golden_columns(rules: SurvivorshipRules) -> list[str]:
+    return [*unified_columns(rules), *DERIVED_COLUMNS, "as_of"]
+
+
+def members_hash(identity_map: pd.DataFrame) -> pd.Series:
+    """profile_id -> int64 fingerprint of its members (keys and record hashes), order-free."""
+    rows = pd.util.hash_pandas_object(
+        identity_map[[*RECORD_KEY, "record_hash"]].astype(str), index=False
+    )
+    summed = rows.groupby(identity_map["profile_id"].to_numpy()).sum()  # wraps mod 2**64
+    return summed.astype("uint64").astype("int64").rename("members_hash")
+
+
+def touched_profiles(
+    hashes: pd.Series, previous: pd.DataFrame | None, rules: SurvivorshipRules
+) -> pd.Index:
+    """Profiles whose unified fields must be recomputed: new, or members changed, or all
+    when there is no previous table or the rules changed."""
+    if previous is None or previous.empty:
+        return hashes.index
+    if (previous["rules_version"] != rules.version).any():
+        return hashes.index
+    before = previous.set_index("profile_id")["members_hash"]
+    same = before.reindex(hashes.index).to_numpy() == hashes.to_numpy()
+    return hashes.index[~same]
+
+
+def membership(records: pd.DataFrame) -> pd.DataFrame:
+    """Per profile: how many records, from which sources, first seen, last changed."""
+    grouped = records.groupby("profile_id")
+    seen = records["created_at"].fillna(records["updated_at"])
+    return pd.DataFrame(
+        {
+            "record_count": grouped.size().astype("int64"),
+            "sources": grouped["source"].agg(lambda s: ",".join(sorted(set(s)))),
+            "first_seen_at": seen.groupby(records["profile_id"]).min(),
+            "last_source_update_at": grouped["updated_at"].max(),
+        }
+    )
+
+
+def unified_profiles(
+    records: pd.DataFrame, hashes: pd.Series, rules: SurvivorshipRules
+) -> pd.DataFrame:
+    """Survivorship + membership for the profiles present in `records` (contacts with a
+    `profile_id`)."""
+    if records.empty:
+        return pd.DataFrame(columns=unified_columns(rules))
+    out = survive(records, rules).set_index("profile_id")
+    out = out.join(membership(records))
+    out["members_hash"] = hashes.reindex(out.index)
+    out["rules_version"] = rules.version
+    return out.reset_index()[unified_columns(rules)]
+
+
+def build_golden(
+    contacts: pd.DataFrame,
+    identity_map: pd.DataFrame,
+    rules: SurvivorshipRules,
+    activity: Activity,
+    as_of: pd.Timestamp,
+    previous: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.Index]:
+    """(golden profiles, profiles whose unified fields were recomputed).
+
+    `contacts`: live staging contacts; `identity_map`: source, source_record_id, profile_id,
+    record_hash; `previous`: the last golden table (None or empty: build everything).
+    """
+    membership_map = identity_map[[*RECORD_KEY, "profile_id", "record_hash"]]
+    hashes = members_hash(membership_map)
+    touched = touched_profiles(hashes, previous, rules)
+    records = contacts.merge(membership_map[[*RECORD_KEY, "profile_id"]], on=RECORD_KEY)
+    fresh = unified_profiles(records[records["profile_id"].isin(touched)], hashes, rules)
+    parts = [fresh]
+    if previous is not None and len(previous):
+        kept = previous["profile_id"].isin(hashes.index) & ~previous["profile_id"].isin(touched)
+        parts.insert(0, previous.loc[kept, unified_columns(rules)])
+    unified = pd.concat([_typed(p, rules) for p in parts if len(p)] or [fresh], ignore_index=True)
+    derived = derive_fields(activity, as_of, entity_map=membership_map[[*RECORD_KEY, "profile_id"]])
+    golden = unified.merge(derived, on="profile_id", how="left")
+    golden["as_of"] = pd.Timestamp(as_of).tz_convert("UTC")
+    golden = golden.sort_values("profile_id", kind="stable").reset_index(drop=True)
+    return _typed(golden[golden_columns(rules)], rules), touched
+
+
+def _typed(frame: pd.DataFrame, rules: SurvivorshipRules) -> pd.DataFrame:
+    """One dtype per column whatever the frame came from (pandas, or read back from the
+    warehouse), so kept and rebuilt rows concatenate and compare equal."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if column in ("first_seen_at", "last_source_update_at", "as_of", "first_purchase_at",
+                      "last_purchase_at"):  # fmt: skip
+            out[column] = pd.to_datetime(values, utc=True).astype(_TIMESTAMP)
+        elif column == "date_of_birth":
+            out[column] = pd.to_datetime(values).astype("datetime64[us]")
+        elif column in ("record_count", "members_hash", "rules_version"):
+            out[column] = values.astype("int64")
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = values.astype(object).where(values.notna(), None)
+    return out
+
+
+def empty_activity() -> Activity:
+    """No orders, web days, tickets or carts (staging tables not built yet)."""
+    return Activity(
+        orders=ORDERS.empty(),
+        web_activity=WEB_ACTIVITY.empty(),
+        tickets=TICKETS.empty(),
+        carts=CARTS.empty(),
+    )
