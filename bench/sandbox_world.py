@@ -4,14 +4,16 @@ and how hard each world is for naive methods.
     .venv/bin/python bench/sandbox_world.py --sizes 100000 1000000
 
 Each size runs in a fresh process, so peak RSS is that world's alone. Generation is timed on the
-wall clock and in CPU seconds (on a shared machine the wall clock also counts waiting for a core).
-Peak RSS is read right after generation, before the hardness measures run.
+wall clock and in CPU seconds; generation is single-threaded, so on a shared machine (see the
+load average, 2 cores) the wall clock also counts waiting for a core. Peak RSS is read right
+after generation, before the hardness measures run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -28,6 +30,7 @@ def measure(n_people: int, seed: int) -> dict:
     from profile_assets.sandbox.world import generate_world
 
     build_pools()  # a one-off per process (about 0.5 s), not part of a world's cost
+    load = os.getloadavg()[0]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     world = generate_world(n_people, seed=seed)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -39,6 +42,7 @@ def measure(n_people: int, seed: int) -> dict:
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
         "peak_gib": round(peak_gib, 2),
+        "load_avg": round((load + os.getloadavg()[0]) / 2, 1),
         "source_rows": sum(len(f) for f in world.tables.values()),
         "truth_rows": len(world.truth_records),
         "email_pair_recall": round(pairs.recall, 3),
@@ -51,13 +55,14 @@ def measure(n_people: int, seed: int) -> dict:
 
 def _table(results: list[dict]) -> str:
     lines = [
-        "| people | wall s | CPU s | peak GiB | source rows | truth rows | email pair recall "
+        "| people | wall s | CPU s | load avg | peak GiB | source rows | truth rows "
+        "| email pair recall "
         "| namesake people | churn AUC recency / model |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['people']:,} | {r['wall_s']} | {r['cpu_s']} | {r['peak_gib']} "
+            f"| {r['people']:,} | {r['wall_s']} | {r['cpu_s']} | {r['load_avg']} | {r['peak_gib']} "
             f"| {r['source_rows']:,} | {r['truth_rows']:,} | {r['email_pair_recall']} "
             f"| {r['namesake_people']:,} | {r['recency_auc']} / {r['model_auc']} |"
         )

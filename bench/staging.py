@@ -39,9 +39,9 @@ def seed(people: int, path: str) -> dict:
     started = time.perf_counter()
     world = generate_world(people)
     with DuckDBWarehouse(path=path).connection() as conn:
-        tables = seed_raw(conn, world)
+        raw_rows = seed_raw(conn, world)
     return {
-        "raw_rows": {name: len(frame) for name, frame in tables.items()},
+        "raw_rows": raw_rows,
         "as_of": str(world.as_of),
         "seed_s": round(time.perf_counter() - started, 1),
     }

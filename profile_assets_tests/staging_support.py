@@ -66,12 +66,15 @@ def raw_tables(world) -> dict[str, pd.DataFrame]:
     }
 
 
-def seed_raw(conn: WarehouseConnection, world) -> dict[str, pd.DataFrame]:
-    """Write every raw table of `world` into the warehouse (replacing what was there)."""
-    tables = raw_tables(world)
-    for name, frame in tables.items():
+def seed_raw(conn: WarehouseConnection, world) -> dict[str, int]:
+    """Write every raw table of `world` into the warehouse (replacing what was there), one
+    table at a time so a large world is not held twice; returns rows per table."""
+    counts = {}
+    for name, table in world.tables.items():
+        frame = raw_frame(name, table, extracted_at=world.as_of)
         conn.write_df(frame, f"raw.{name}", mode="replace")
-    return tables
+        counts[name] = len(frame)
+    return counts
 
 
 @cache

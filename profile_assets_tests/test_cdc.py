@@ -11,7 +11,9 @@ import uuid
 from contextlib import closing
 
 import duckdb
+import pandas as pd
 import psycopg2
+import psycopg2.extras
 import pytest
 
 from profile_assets.sandbox import storefront as sf
@@ -350,6 +352,10 @@ def test_a_second_consumer_of_the_slot_waits_for_the_first(server, slot, warehou
         kwargs={"slot": slot, "poll_interval": 0.01, "should_stop": stop_first.is_set},
     )
     first.start()
+    deadline = time.monotonic() + 30
+    while cdc.stored_lsn(DuckDBConnection(warehouse.con.cursor()), slot) is None:
+        assert time.monotonic() < deadline, "the first consumer never took its snapshot"
+        time.sleep(0.01)
 
     def second() -> None:
         cdc.sync(server.dsn, DuckDBConnection(warehouse.con.cursor()), run_id="2nd", slot=slot)
@@ -363,3 +369,51 @@ def test_a_second_consumer_of_the_slot_waits_for_the_first(server, slot, warehou
     assert second_done.wait(30)
     waiting.join()
     assert_raw_matches_postgres(server, warehouse)
+
+
+def test_a_slot_held_by_another_session_reads_as_busy_and_consumers_wait(
+    server, world, slot, warehouse
+):
+    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(server, world, seed=61)
+    holder = psycopg2.connect(
+        server.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection
+    )
+    holder.cursor().start_replication(
+        slot_name=slot, options={"proto_version": "1", "publication_names": cdc.PUBLICATION}
+    )
+    status = cdc.slot_status(server.dsn, slot)
+    assert status.busy and not status.needs_run
+    assert cdc.advance_idle_slot(server.dsn, slot) == status.confirmed_flush_lsn
+
+    threading.Timer(0.5, holder.close).start()  # the other session lets go mid-sync
+    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    assert_raw_matches_postgres(server, warehouse)
+
+
+def _cart(op: str, cart_id: str, status: str | None) -> cdc.Change:
+    values = {"id": cart_id, "customer_id": None, "status": status}
+    return cdc.Change("carts", op, values | {"created_at": None, "updated_at": None})
+
+
+def test_a_batch_keeps_the_last_version_and_tombstones_inherit_the_previous_one():
+    transactions = [
+        cdc.Transaction(100, [_cart("upsert", "1", "open")]),
+        cdc.Transaction(200, [_cart("upsert", "1", None), _cart("delete", "1", None)]),
+        cdc.Transaction(300, [_cart("delete", "2", None)]),
+    ]
+    batch = cdc.changes_batch(transactions, after_lsn=0, slot="s")
+    assert (batch.lsn, batch.changes, batch.transactions) == (300, 4, 3)
+    rows = batch.frames["carts"].set_index("id")
+    # Cart 1's last version had no status: its tombstone says so, not the older 'open'.
+    assert rows.loc["1", ["status", "_op", "_lsn", "_has_values"]].tolist() == [
+        pd.NA,
+        "delete",
+        200,
+        True,
+    ]
+    # Cart 2 was deleted with nothing known in the batch: the warehouse keeps its values.
+    assert rows.loc["2", ["_op", "_has_values"]].tolist() == ["delete", False]
+    # Transactions at or below the stored position were applied before: skipped.
+    assert cdc.changes_batch(transactions, after_lsn=100, slot="s").transactions == 2
+    assert cdc.changes_batch(transactions, after_lsn=300, slot="s") is None

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from profile_assets.sandbox.changes import MODIFIED_AT, latest_modification
-from profile_assets.sandbox.file_drops import read_file_drop, write_file_drops
+from profile_assets.sandbox.file_drops import (
+    FILE_TABLES,
+    read_file_drop,
+    sniff_encoding,
+    write_file_drops,
+)
 from profile_assets.sandbox.hardness import (
     churn_baselines,
     email_pair_recall,
@@ -118,10 +123,14 @@ def test_sources_overlap_realistically(world):
     assert 0.65 < people["in_storefront"].mean() < 0.75
     assert 0.55 < people["in_crm"].mean() < 0.65
     assert 0.25 < people["in_support"].mean() < 0.35
-    web_people = _person_of(world, "storefront_customers")
+    shop = pd.Series(
+        truth_of(world, "storefront_customers"),
+        index=world.tables["storefront_customers"]["id"].astype(str).to_numpy(),
+    )
     web_users = world.tables["web_user_days"]["user_id"]
     assert web_users.isna().mean() > 0.05  # anonymous visitors and logged-out days
-    assert web_people.nunique() < len(people)
+    logged_in = shop.reindex(web_users.dropna().unique()).nunique()
+    assert 0.5 < logged_in / people["in_storefront"].sum() < 1.0
 
 
 def test_phone_formats_and_international_numbers_vary(world):
@@ -284,3 +293,8 @@ def test_file_drops_are_written_in_three_formats_and_parse_back(small_world, tmp
             want = expected[column].map(lambda v: None if v is None else str(v))
             got = merged[column].map(lambda v: None if v is None or v != v else str(v))
             assert list(got) == list(want), (table, column)
+        when = FILE_TABLES[table]
+        local = expected[when].dt.tz_convert("Europe/London").dt.tz_localize(None)
+        assert (pd.to_datetime(merged[when].astype(str)).to_numpy() == local.to_numpy()).all()
+    csv_encodings = {sniff_encoding(p.read_bytes()) for p in paths if p.suffix == ".csv"}
+    assert len(csv_encodings) >= 3

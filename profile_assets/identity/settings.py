@@ -2,7 +2,7 @@
 
 Nothing here is fitted to any ground truth: probabilities come from a model estimated on the
 data being resolved, so the thresholds are statements about probability ("link when a pair is
-at least 95% likely to be the same person"), not about one data set.
+more likely the same person than not"), not about one data set.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ DEFAULT_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("names_ph", "dob"),
     ("last_ph", "dob", "postcode"),
     ("names_ph", "city"),
+    ("names_ph",),
 )
 
 
@@ -34,12 +35,13 @@ class ResolutionSettings:
     #: A blocking group larger than this is skipped: its pairs are namesakes, not duplicates,
     #: and it would grow quadratically with data size.
     max_block_size: int = 12
-    #: Calibrated probability at which a candidate pair becomes a link: a link is expected
-    #: to be wrong at most one time in ten, before the clustering guards look at it.
-    link_threshold: float = 0.9
+    #: Calibrated probability at which a candidate pair becomes a link: the Bayes decision
+    #: for equal costs ("more likely the same person than not"); the clustering guards and
+    #: the strong-link rule then protect the merges that matter most.
+    link_threshold: float = 0.5
     #: A link between records with conflicting strong identifiers (different birth dates,
     #: different link ids) needs at least this probability; weaker links never bridge a
-    #: conflict, and no chain of links bridges one (see clustering).
+    #: conflict, and birth-date conflicts are never bridged through a chain (see clustering).
     strong_link_threshold: float = 0.999
     #: Over-merge guards: a cluster above any of these is split greedily.
     max_cluster_size: int = 30

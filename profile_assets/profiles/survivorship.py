@@ -108,7 +108,7 @@ def _winners(ranked: pd.DataFrame, attribute: Attribute) -> pd.DataFrame:
     filled = ranked[list(attribute.columns)].notna()
     candidates = ranked[filled.any(axis=1)].assign(_completeness=-filled.sum(axis=1), _preferred=0)
     if attribute.prefer:
-        preferred = candidates[attribute.prefer].fillna(False).astype(bool)
+        preferred = candidates[attribute.prefer].eq(True)
         candidates["_preferred"] = (~preferred).astype(int)
     order = ["profile_id", "_preferred", *_RANKING[attribute.rule], *_TIE_BREAK]
     first = candidates.sort_values(order, kind="stable").drop_duplicates("profile_id")

@@ -17,7 +17,7 @@ import pandas as pd
 from profile_assets.sandbox import dirt
 from profile_assets.sandbox.people import draw_addresses, population_from_people
 from profile_assets.sandbox.pools import CURRENCY, TICKET_SUBJECTS, build_pools
-from profile_assets.sandbox.records import CRM, render_identity
+from profile_assets.sandbox.records import CRM, SUPPORT, full_names, render_identity
 from profile_assets.sandbox.world import ID_COLUMNS, World, truth_frame
 
 # The column a vendor's "changed since" cursor follows, per table.
@@ -35,6 +35,9 @@ MODIFIED_AT: dict[str, str] = {
 # Tables whose deletes are soft (the row stays, flagged); all storefront deletes are hard.
 SOFT_DELETES = ("crm_contacts", "support_users", "support_tickets")
 _CHANGE_WINDOW_SECONDS = 3600
+# Odds of what a deleting person loses (CRM contact, ticket, support user, open cart), among
+# what they have: deleted tickets and users are what incremental exports most often miss.
+_DELETE_WEIGHTS = np.array([1.0, 3.0, 1.5, 2.0])
 
 
 @dataclass
@@ -54,10 +57,6 @@ class _Change:
     rng: np.random.Generator
     touched: dict[str, set] = field(default_factory=dict)
     deleted: dict[str, list[str]] = field(default_factory=dict)
-
-    def rows_of(self, table: str, column: str, values: np.ndarray) -> np.ndarray:
-        """Row positions of `table` whose `column` equals each value (-1 if absent)."""
-        return pd.Index(self.world.tables[table][column]).get_indexer(values)
 
     def person_rows(self, table: str, persons: np.ndarray) -> np.ndarray:
         """Each person's first (oldest) row in an identity table, -1 if they have none."""
@@ -168,21 +167,46 @@ def _basket(rng: np.random.Generator, n: int):
 
 
 def _open_tickets(change: _Change, persons: np.ndarray, when: pd.Series) -> None:
+    """New tickets; a first ticket also creates its requester, as Zendesk does."""
+    stamp = when.to_numpy()
+    absent = change.person_rows("support_users", persons) < 0
+    if absent.any():
+        record = _new_identities(change, persons[absent], SUPPORT, "support_users")
+        change.create(
+            "support_users",
+            {"name": full_names(change.rng, record["first_name"], record["last_name"]),
+             "email": record["email"], "phone": record["phone"], "external_id": None,
+             "role": "end-user", "active": True, "created_at": stamp[absent],
+             "updated_at": stamp[absent]},
+            persons[absent],
+        )  # fmt: skip
+        change.world.people.loc[persons[absent], "in_support"] = True
     rows = change.person_rows("support_users", persons)
-    has = rows >= 0
-    if not has.any():
-        return
-    users = change.world.tables["support_users"]["id"].to_numpy()[rows[has]]
-    n = int(has.sum())
+    users = change.world.tables["support_users"]["id"].to_numpy()[rows]
     change.create(
         "support_tickets",
         {"requester_id": users,
-         "subject": np.array(TICKET_SUBJECTS, object)[change.rng.integers(0, 10, n)],
-         "status": "new", "priority": "normal", "created_at": when[has].to_numpy(),
-         "updated_at": when[has].to_numpy(), "satisfaction_score": "unoffered",
-         "satisfaction_comment": None},
-        persons[has],
+         "subject": np.array(TICKET_SUBJECTS, object)[change.rng.integers(0, 10, len(users))],
+         "status": "new", "priority": "normal", "created_at": stamp, "updated_at": stamp,
+         "satisfaction_score": "unoffered", "satisfaction_comment": None},
+        persons,
     )  # fmt: skip
+
+
+def _new_identities(change: _Change, persons: np.ndarray, style, table: str) -> dict:
+    """Records of existing people as `table` would write them today; an address the table
+    already holds gets a plus-tag, as the vendor refuses a second account with it."""
+    pools = build_pools()
+    pop = population_from_people(change.world.people.iloc[persons], pools)
+    n = len(persons)
+    record = render_identity(
+        change.rng, pop, pools, np.arange(n), np.zeros(n), style, np.zeros(n, dtype=bool)
+    )
+    taken = set(change.world.tables[table]["email"].dropna().str.lower())
+    emails = record["email"]
+    clash = np.flatnonzero([e is not None and e.lower() in taken for e in emails])
+    dirt.apply(emails, clash, dirt.plus_tag, change.rng.integers(0, 100, len(clash)))
+    return record
 
 
 def _settle_tickets(change: _Change, persons: np.ndarray, when: pd.Series) -> None:
@@ -253,18 +277,11 @@ def _new_deals(change: _Change, persons: np.ndarray, when: pd.Series) -> None:
 
 def _new_contacts(change: _Change, persons: np.ndarray, when: pd.Series) -> None:
     """People the CRM has not met yet sign up to the newsletter."""
-    world = change.world
     absent = change.person_rows("crm_contacts", persons) < 0
-    persons, when = persons[absent], when[absent].reset_index(drop=True)
+    persons, stamp = persons[absent], when[absent].to_numpy()
     if len(persons) == 0:
         return
-    pools = build_pools()
-    pop = population_from_people(world.people.iloc[persons], pools)
-    local = np.arange(len(persons))
-    record = render_identity(
-        change.rng, pop, pools, local, np.zeros(len(persons)), CRM, np.zeros(len(persons), bool)
-    )
-    stamp = when.to_numpy()
+    record = _new_identities(change, persons, CRM, "crm_contacts")
     change.create(
         "crm_contacts",
         {"email": record["email"], "firstname": record["first_name"],
@@ -275,28 +292,34 @@ def _new_contacts(change: _Change, persons: np.ndarray, when: pd.Series) -> None
          "archived": False, "archived_at": pd.NaT},
         persons,
     )  # fmt: skip
-    world.people.loc[persons, "in_crm"] = True
+    change.world.people.loc[persons, "in_crm"] = True
 
 
 def _delete_records(change: _Change, persons: np.ndarray, when: pd.Series) -> None:
-    """Each person loses one thing: a CRM contact, a ticket, a support account or an open cart."""
-    kind = change.rng.integers(0, 4, len(persons))
+    """Each person loses one thing they have: a CRM contact, a ticket, a support account or an
+    open cart."""
     stamp = when.to_numpy()
     crm = change.person_rows("crm_contacts", persons)
-    at = (kind == 0) & (crm >= 0)
+    tickets = _latest_ticket_rows(change, persons)
+    users = change.person_rows("support_users", persons)
+    carts = _open_cart_ids(change, persons)
+    has = np.column_stack([crm >= 0, tickets >= 0, users >= 0, carts.notna().to_numpy()])
+    # weighted choice among what each person has (u ** (1/w) wins with odds proportional to w)
+    score = change.rng.random(has.shape) ** (1.0 / _DELETE_WEIGHTS)
+    kind = np.where(has, score, -1.0).argmax(axis=1)
+    kind[~has.any(axis=1)] = -1
+    at = kind == 0
     change.update("crm_contacts", crm[at], {
         "archived": True, "archived_at": stamp[at], "lastmodifieddate": stamp[at],
     })  # fmt: skip
     _soft_deleted(change, "crm_contacts", crm[at])
-    tickets = _latest_ticket_rows(change, persons)
-    at = (kind == 1) & (tickets >= 0)
+    at = kind == 1
     change.update("support_tickets", tickets[at], {"status": "deleted", "updated_at": stamp[at]})
     _soft_deleted(change, "support_tickets", tickets[at])
-    users = change.person_rows("support_users", persons)
-    at = (kind == 2) & (users >= 0)
+    at = kind == 2
     change.update("support_users", users[at], {"active": False, "updated_at": stamp[at]})
     _soft_deleted(change, "support_users", users[at])
-    _delete_open_carts(change, persons[kind == 3])
+    _delete_carts(change, carts[kind == 3].astype(np.int64))
 
 
 def _soft_deleted(change: _Change, table: str, rows: np.ndarray) -> None:
@@ -304,15 +327,22 @@ def _soft_deleted(change: _Change, table: str, rows: np.ndarray) -> None:
     change.deleted.setdefault(table, []).extend(str(i) for i in ids)
 
 
-def _delete_open_carts(change: _Change, persons: np.ndarray) -> None:
-    """Shops purge open carts: the cart and its items go, hard."""
+def _open_cart_ids(change: _Change, persons: np.ndarray) -> pd.Series:
+    """Id of each person's newest open cart (NA if none)."""
     shop = change.person_rows("storefront_customers", persons)
-    customers = change.world.tables["storefront_customers"]["id"].to_numpy()[shop[shop >= 0]]
+    customer = change.world.tables["storefront_customers"]["id"].to_numpy()[np.maximum(shop, 0)]
     carts = change.world.tables["storefront_carts"]
-    doomed = carts.loc[(carts["status"] == "open") & carts["customer_id"].isin(customers), "id"]
+    open_carts = carts[carts["status"] == "open"].drop_duplicates("customer_id", keep="last")
+    by_customer = pd.Series(open_carts["id"].to_numpy(), index=open_carts["customer_id"])
+    ids = pd.Series(by_customer.reindex(customer).to_numpy(), dtype="Int64")
+    return ids.mask(shop < 0)
+
+
+def _delete_carts(change: _Change, cart_ids: pd.Series) -> None:
+    """Shops purge open carts: the cart and its items go, hard."""
     items = change.world.tables["storefront_cart_items"]
-    change.hard_delete("storefront_cart_items", items.loc[items["cart_id"].isin(doomed), "id"])
-    change.hard_delete("storefront_carts", doomed)
+    change.hard_delete("storefront_cart_items", items.loc[items["cart_id"].isin(cart_ids), "id"])
+    change.hard_delete("storefront_carts", cart_ids)
 
 
 _ACTIONS: tuple[tuple[float, Callable[[_Change, np.ndarray, pd.Series], None]], ...] = (
@@ -342,6 +372,8 @@ def generate_changes(world: World, n_people: int, seed: int) -> ChangeSet:
             act(change, picked[mine], when.iloc[mine].reset_index(drop=True))
     upserts = {}
     for table, ids in change.touched.items():
+        if not ids:
+            continue
         frame = world.tables[table]
         upserts[table] = frame[frame[ID_COLUMNS.get(table, "id")].isin(ids)].reset_index(drop=True)
     return ChangeSet(upserts=upserts, deletes={t: ids for t, ids in change.deleted.items() if ids})

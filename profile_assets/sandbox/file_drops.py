@@ -19,7 +19,6 @@ import pandas as pd
 from profile_assets.sandbox.world import SOURCE_TIMEZONES, World
 
 FILE_TABLES: dict[str, str] = {"file_contacts": "updated", "file_orders": "order date"}
-DELIVERIES_PER_FORMAT = 2
 # (encoding, delimiter) of successive CSV deliveries: the partner's tooling changed over time.
 CSV_DIALECTS: tuple[tuple[str, str], ...] = (
     ("utf-8", ","),
@@ -27,13 +26,15 @@ CSV_DIALECTS: tuple[tuple[str, str], ...] = (
     ("utf-8-sig", "|"),
     ("utf-16", "\t"),
 )
+DELIVERIES_PER_FORMAT = len(CSV_DIALECTS)  # so every CSV dialect turns up
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def write_file_drops(
     world: World, directory: str | Path, formats: tuple[str, ...] = ("csv", "jsonl", "parquet")
 ) -> list[Path]:
-    """Write each file table as time-ordered deliveries, cycling through `formats`."""
+    """Write each file table as time-ordered deliveries, cycling through `formats` (the nth
+    delivery in a format decides its CSV dialect)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -44,7 +45,7 @@ def write_file_drops(
         for k, rows in enumerate(np.array_split(np.arange(len(frame)), n_deliveries)):
             fmt = formats[k % len(formats)]
             path = directory / f"{table}_{k + 1:03d}.{fmt}"
-            _WRITERS[fmt](frame.iloc[rows], path, k)
+            _WRITERS[fmt](frame.iloc[rows], path, k // len(formats))
             written.append(path)
     return written
 
@@ -71,12 +72,12 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, delivery: int) -> None:
-    encoding, delimiter = CSV_DIALECTS[delivery % len(CSV_DIALECTS)]
+def _write_csv(frame: pd.DataFrame, path: Path, nth: int) -> None:
+    encoding, delimiter = CSV_DIALECTS[nth % len(CSV_DIALECTS)]
     _as_text(frame).to_csv(path, index=False, sep=delimiter, encoding=encoding)
 
 
-def _write_jsonl(frame: pd.DataFrame, path: Path, delivery: int) -> None:
+def _write_jsonl(frame: pd.DataFrame, path: Path, nth: int) -> None:
     text = _as_text(frame)
     native = [c for c in frame.columns if frame[c].dtype == object]  # keep numbers as numbers
     with path.open("w", encoding="utf-8") as out:
@@ -87,7 +88,7 @@ def _write_jsonl(frame: pd.DataFrame, path: Path, delivery: int) -> None:
             out.write(json.dumps(row_text, ensure_ascii=False) + "\n")
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path, delivery: int) -> None:
+def _write_parquet(frame: pd.DataFrame, path: Path, nth: int) -> None:
     """Parquet keeps real timestamps; mixed-type columns (an amount of "12,50") become text."""
     frame = frame.copy()
     for column in _object_columns(frame):
@@ -103,7 +104,8 @@ def _object_columns(frame: pd.DataFrame) -> list[str]:
 _WRITERS = {"csv": _write_csv, "jsonl": _write_jsonl, "parquet": _write_parquet}
 
 
-def _sniff_encoding(raw: bytes) -> str:
+def sniff_encoding(raw: bytes) -> str:
+    """The partner's encodings: a BOM says UTF-16 or UTF-8-SIG; else UTF-8 if it decodes."""
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
                           (codecs.BOM_UTF8, "utf-8-sig")):  # fmt: skip
         if raw.startswith(bom):
@@ -124,7 +126,7 @@ def read_file_drop(path: str | Path) -> pd.DataFrame:
         with path.open(encoding="utf-8") as lines:
             return pd.DataFrame([json.loads(line) for line in lines if line.strip()])
     raw = path.read_bytes()
-    text = raw.decode(_sniff_encoding(raw))
+    text = raw.decode(sniff_encoding(raw))
     if text.startswith("\ufeff"):
         text = text[1:]
     header = text.split("\n", 1)[0]

@@ -233,7 +233,7 @@ def _join_lines(line1: np.ndarray, line2: np.ndarray) -> np.ndarray:
     return out
 
 
-def _full_names(rng, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+def full_names(rng, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Zendesk keeps one name string; people write it as they like."""
     style = rng.choice(4, len(first), p=[0.85, 0.06, 0.05, 0.04])
     return dirt.objects(
@@ -252,7 +252,7 @@ def support_users(rng, pop, pools, accounts: Accounts, store: Accounts) -> pd.Da
     return pd.DataFrame(
         {
             "id": accounts.ids.astype(np.int64),
-            "name": _full_names(rng, record["first_name"], record["last_name"]),
+            "name": full_names(rng, record["first_name"], record["last_name"]),
             "email": record["email"],
             "phone": record["phone"],
             "external_id": external,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 
 from profile_assets.sandbox.storefront import TABLES, TIMESTAMP, Table
@@ -203,35 +204,50 @@ def ensure_publication(pg) -> None:
     pg.commit()
 
 
-def read_changes(pg, slot: str = SLOT, max_messages: int = 50_000) -> list[Transaction]:
+def read_changes(
+    pg, slot: str = SLOT, max_messages: int = 50_000, *, wait: float = 30.0
+) -> list[Transaction]:
     """Peek (without consuming) whole committed transactions waiting in the slot.
 
     Stops after the transaction in which `max_messages` is reached, so a batch is bounded
-    but never splits a source transaction.
+    but never splits a source transaction. Waits up to `wait` seconds while another session
+    (a sensor's peek) holds the slot.
     """
-    with pg.cursor() as cur:
-        cur.execute(
-            "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
-            "'proto_version', '1', 'publication_names', %s, 'messages', 'true')",
-            [slot, max_messages, PUBLICATION],
-        )
-        rows = cur.fetchall()
-    pg.commit()
+    sql = (
+        "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
+        "'proto_version', '1', 'publication_names', %s, 'messages', 'true')"
+    )
+    rows = _on_slot(pg, wait, sql, [slot, max_messages, PUBLICATION])
     return decode_pgoutput(row[0] for row in rows)
 
 
-def advance_slot(pg, lsn: int, slot: str = SLOT) -> None:
+def advance_slot(pg, lsn: int, slot: str = SLOT, *, wait: float = 30.0) -> None:
     """Tell Postgres everything up to `lsn` is safely stored; it may recycle that WAL."""
-    with pg.cursor() as cur:
-        # Never backwards (an error in Postgres): a sensor's idle advance may have gone past
-        # heartbeats this consumer is only now confirming.
-        cur.execute(
-            "SELECT pg_replication_slot_advance(slot_name, "
-            "GREATEST(%s::pg_lsn, confirmed_flush_lsn)) "
-            "FROM pg_replication_slots WHERE slot_name = %s",
-            [int_to_lsn(lsn), slot],
-        )
-    pg.commit()
+    # Never backwards (an error in Postgres): a sensor's idle advance may have gone past
+    # heartbeats this consumer is only now confirming.
+    sql = (
+        "SELECT pg_replication_slot_advance(slot_name, GREATEST(%s::pg_lsn, confirmed_flush_lsn)) "
+        "FROM pg_replication_slots WHERE slot_name = %s"
+    )
+    _on_slot(pg, wait, sql, [int_to_lsn(lsn), slot])
+
+
+def _on_slot(pg, wait: float, sql: str, params: list) -> list[tuple]:
+    """Run a statement that acquires the slot; Postgres lets one session use a slot at a
+    time and fails the others at once (ObjectInUse), so retry until `wait` runs out."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with pg.cursor() as cur:
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+            pg.commit()
+            return rows
+        except psycopg2.errors.ObjectInUse:
+            pg.rollback()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def emit_heartbeat(pg) -> None:
@@ -250,16 +266,18 @@ def emit_heartbeat(pg) -> None:
 
 @dataclass(frozen=True)
 class SlotStatus:
-    """What a sensor needs to decide whether to launch a CDC run."""
+    """What a sensor needs to decide whether to launch a CDC run. `busy`: a consumer is
+    reading the slot right now (a run is in progress), so nothing could be counted."""
 
     exists: bool
     pending_changes: int
     confirmed_flush_lsn: int | None
     retained_wal_bytes: int | None
+    busy: bool = False
 
     @property
     def needs_run(self) -> bool:
-        return not self.exists or self.pending_changes > 0
+        return not self.busy and (not self.exists or self.pending_changes > 0)
 
 
 def slot_status(dsn: str, slot: str = SLOT, max_messages: int = 10_000) -> SlotStatus:
@@ -269,7 +287,10 @@ def slot_status(dsn: str, slot: str = SLOT, max_messages: int = 10_000) -> SlotS
         position = _slot_position(pg, slot)
         if position is None:
             return SlotStatus(False, 0, None, None)
-        pending = sum(len(t.changes) for t in read_changes(pg, slot, max_messages))
+        try:
+            pending = sum(len(t.changes) for t in read_changes(pg, slot, max_messages, wait=1))
+        except psycopg2.errors.ObjectInUse:
+            return SlotStatus(True, 0, *position, busy=True)
         return SlotStatus(True, pending, *position)
 
 
@@ -284,9 +305,12 @@ def advance_idle_slot(dsn: str, slot: str = SLOT) -> int | None:
         if _slot_position(pg, slot) is None:
             return None
         emit_heartbeat(pg)
-        pending = read_changes(pg, slot, max_messages=1_000)
-        if pending and not any(t.changes for t in pending):
-            advance_slot(pg, pending[-1].commit_lsn, slot)
+        try:
+            pending = read_changes(pg, slot, max_messages=1_000, wait=1)
+            if pending and not any(t.changes for t in pending):
+                advance_slot(pg, pending[-1].commit_lsn, slot, wait=1)
+        except psycopg2.errors.ObjectInUse:
+            pass  # a consumer holds the slot: it advances the slot itself
         return _slot_position(pg, slot)[0]
 
 
@@ -359,18 +383,18 @@ def changes_batch(
 def _frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     """One row per key (the last: rows arrive in commit order), values as text.
 
-    A delete carries only the key. It takes the last values seen earlier in the batch
-    (`_has_values`), or else the merge keeps the warehouse's: either way a tombstone keeps
-    the row's last known values, however the changes happened to be batched.
+    A delete carries only the key. It takes the values of the key's previous version in the
+    batch (`_has_values`), or else the merge keeps the warehouse's: either way a tombstone
+    keeps the row's last known values, however the changes happened to be batched.
     """
     frame = frame[[*table.column_names, "_op", "_lsn"]].reset_index(drop=True)
     seen_before = frame.groupby(table.key, sort=False).cumcount() > 0
     frame["_has_values"] = (frame["_op"] == UPSERT) | seen_before
-    deletes = frame["_op"] == DELETE
-    if (deletes & seen_before).any():
+    inherit = (frame["_op"] == DELETE) & seen_before
+    if inherit.any():
         values = table.column_names[1:]
-        known = frame.groupby(table.key, sort=False)[values].ffill()
-        frame.loc[deletes, values] = known.loc[deletes, values]
+        previous = frame.groupby(table.key, sort=False)[values].shift(1)
+        frame.loc[inherit, values] = previous.loc[inherit, values]
     frame = frame.drop_duplicates(table.key, keep="last")
     return frame.astype({c: "string" for c in table.column_names}).astype({"_lsn": "int64"})
 

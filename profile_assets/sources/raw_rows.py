@@ -89,7 +89,8 @@ def rejections_frame(rejections: Iterable[Rejection], *, run_id: str) -> pd.Data
     occurrence = frame.groupby("rejection_key").cumcount().astype(str)
     frame["rejection_key"] = frame["rejection_key"].str.slice(0, 32) + "-" + occurrence
     frame["rejected_at"] = pd.Timestamp.now(tz="UTC")
-    return frame.astype({"file": "string", "line": "Int64"})
+    text = ["run_id", "rejection_key", "source", "reason", "payload", "file"]
+    return frame.astype({**dict.fromkeys(text, "string"), "line": "Int64"})
 
 
 def quarantine(conn: WarehouseConnection, rejections: list[Rejection], *, run_id: str) -> int:
@@ -100,6 +101,6 @@ def quarantine(conn: WarehouseConnection, rejections: list[Rejection], *, run_id
     frame = rejections_frame(rejections, run_id=run_id)
     if frame.empty:
         if not conn.table_exists(REJECTED_TABLE):
-            conn.write_df(frame.astype({"rejected_at": "datetime64[ns, UTC]"}), REJECTED_TABLE)
+            conn.write_df(frame.astype({"rejected_at": "datetime64[us, UTC]"}), REJECTED_TABLE)
         return 0
     return conn.merge_df(frame, REJECTED_TABLE, ["run_id", "rejection_key"])

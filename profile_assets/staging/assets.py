@@ -1,8 +1,8 @@
 """Staging assets (group `staging`, warehouse schema `staging`): thin Dagster wrappers.
 
 Each asset reads the latest version of every raw row it needs, calls its pure transform
-(`transforms.py`), replaces its staging table and quarantines refused rows in one warehouse
-transaction, and reports what a user looks for: rows, rejects, skips, drift, schema version,
+(`transforms.py`), quarantines refused rows, swaps its staging table's rows atomically, and
+reports what a user looks for: rows, rejects, skips, drift, schema version,
 a preview. A drifted source fails the asset (`SchemaDriftError` -> `Failure`) before anything
 is written; a refused row never does (see the policy in `checks.py`).
 """
@@ -132,10 +132,36 @@ def run_step(
                 "problems": MetadataValue.md("\n".join(f"- {p}" for p in error.problems)),
             },
         ) from error
-    with conn.transaction():
-        conn.write_df(staged.frame, step.table.table, mode="replace")
-        quarantine(conn, staged.rejections, run_id=run_id)
+    quarantine(conn, staged.rejections, run_id=run_id)
+    publish(conn, staged.frame, step.table.table)
     return staged, missing
+
+
+def publish(conn: WarehouseConnection, frame: pd.DataFrame, table: str) -> None:
+    """Replace `table`'s rows with `frame` atomically: readers see the old rows or the new.
+
+    The frame is loaded beside the table first, and the swap is one transaction of plain DML,
+    because DDL inside a transaction commits it implicitly on some warehouses (Snowflake).
+    The table is recreated (outside the transaction) only when its columns change.
+    """
+    schema, _, name = table.partition(".")
+    side = f"{schema}._next_{name}"
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    conn.write_df(frame, side, mode="replace")
+    try:
+        if conn.table_exists(table) and _lower(conn.columns(table)) != _lower(frame.columns):
+            conn.execute(f"DROP TABLE {table}")
+        if not conn.table_exists(table):
+            conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {side} WHERE 1 = 0")
+        with conn.transaction():
+            conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {side}")
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {side}")
+
+
+def _lower(columns) -> list[str]:
+    return [str(c).lower() for c in columns]
 
 
 def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, object]:

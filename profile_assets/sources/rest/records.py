@@ -48,10 +48,11 @@ class Parsed:
 def _column(records: list[dict], path: tuple[str, ...]) -> list[Any]:
     if len(path) == 1:  # the common flat case, without the per-step loop
         return [r.get(path[0]) for r in records]
-    return [_dig(r, path) for r in records]
+    return [dig(r, path) for r in records]
 
 
-def _dig(record: dict, path: tuple[str, ...]) -> Any:
+def dig(record: dict, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a JSON record (None where any step is missing)."""
     value: Any = record
     for step in path:
         if not isinstance(value, dict):

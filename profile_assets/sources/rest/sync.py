@@ -35,10 +35,11 @@ from profile_assets.sources.raw_rows import (
     DELETE,
     UPSERT,
     LoadTally,
+    Rejection,
     quarantine,
     with_load_metadata,
 )
-from profile_assets.sources.rest.records import Field, parse_records
+from profile_assets.sources.rest.records import Field, dig, parse_records
 from profile_assets.warehouse import WarehouseConnection
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,9 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def typed_rows(stream: Stream, records: Sequence[Any], *, run_id: str):
+def typed_rows(
+    stream: Stream, records: Sequence[Any], *, run_id: str
+) -> tuple[pd.DataFrame, list[Rejection]]:
     """Raw rows with bookkeeping columns for `records`, and the rejections among them."""
     parsed = parse_records(
         records, stream.fields, key=stream.key, source=stream.source, required=[stream.version]
@@ -177,16 +180,23 @@ def sync(
         cursor = page.cursor if page.cursor is not None else cursor
         if len(buffer) >= commit_records:
             last = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
-            seen.update(last["_source_id"])
+            seen.update(_present_ids(stream, buffer))
             buffer = []
     if buffer or (cursor is not None and cursor != before):
         rows = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
-        seen.update(rows["_source_id"])
+        seen.update(_present_ids(stream, buffer))
         last = rows if len(rows) else last
     tombstoned = _tombstone_missing(conn, stream, seen, run_id) if full_refresh else 0
     columns = ["_source_id", stream.version, "_op"]
     preview = last[columns].tail(PREVIEW_ROWS) if len(last) else pd.DataFrame(columns=columns)
     return SyncResult(tally, before, read_cursor(conn, stream.name), tombstoned, preview)
+
+
+def _present_ids(stream: Stream, records: list[Any]) -> set[str]:
+    """Ids the source returned, quarantined records included: still there, so not deleted."""
+    path = next(f.path for f in stream.fields if f.name == stream.key)
+    ids = (dig(r, path) for r in records if isinstance(r, dict))
+    return {str(i) for i in ids if i is not None}
 
 
 def _tombstone_missing(
