@@ -52,9 +52,7 @@ def test_golden_profile_prefers_newest_email():
 def test_golden_profile_prefers_a_valid_email_over_a_newer_invalid_one():
     invalid = _record("support_users", "9", "2025-06-01", email="broken@@example")
     invalid["email_valid"] = False
-    row = _survive(
-        _record("crm_contacts", "1", "2024-01-01", email="good@example.com"), invalid
-    )
+    row = _survive(_record("crm_contacts", "1", "2024-01-01", email="good@example.com"), invalid)
     assert row["email"] == "good@example.com"
 
 

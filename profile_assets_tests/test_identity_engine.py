@@ -71,7 +71,8 @@ def test_identity_map_has_every_record_once_with_explained_links(background, bac
     assert {f["field"] for f in evidence["fields"]} <= {
         "first_name", "last_name", "email", "phone", "dob", "location", "address", "link_id",
     }  # fmt: skip
-    assert abs(sum(f["weight"] for f in evidence["fields"]) - evidence["match_weight"]) < 30
+    explained = evidence["prior_weight"] + sum(f["weight"] for f in evidence["fields"])
+    assert explained == pytest.approx(evidence["match_weight"], abs=0.05)
     singles = result.identity_map[result.identity_map["match_rule"] == "singleton"]
     assert (singles["evidence"] == "{}").all()
     metrics = pairwise_metrics(result.identity_map, truth)

@@ -411,9 +411,10 @@ def _tied_world(world, tied: int = 450):
 
 
 def test_cursor_ties_at_a_page_boundary_lose_nothing(world, sandbox, tmp_path):
-    """A run dies after committing the first page of a tie group (cursor = the tied ms);
-    the rerun resumes with >= and must still load every tied record, once."""
-    tied = _tied_world(world)
+    """A run dies after committing a page that ends inside a group of 450 records sharing one
+    millisecond (the cursor is that ms); the rerun resumes with >= and must load every tied
+    record still missing, once, without starting over."""
+    tied = _tied_world(world, tied=450)
     with start_sandbox_apis(tied, config=SandboxConfig(rate_limits={})) as running:
         db = str(tmp_path / "wh.duckdb")
         res = resources(running.env(), db)
@@ -430,7 +431,9 @@ def test_cursor_ties_at_a_page_boundary_lose_nothing(world, sandbox, tmp_path):
             cursor = json.loads(read_cursor(conn, stream.name))
             tied_ms = int(tied.tables["crm_contacts"]["lastmodifieddate"].max().value // 10**6)
             assert cursor["modified"] == tied_ms, "the crash must land inside the tie group"
-            sync(conn, stream, run_id="r2")
+            resumed = sync(conn, stream, run_id="r2")
+            archived = int(tied.tables["crm_contacts"]["archived"].astype(bool).sum())
+            assert resumed.tally.read <= 450 + archived, "resumed at the tie, not from scratch"
         sync_everything(running, db)
         assert_reproduces(tied, db)
 

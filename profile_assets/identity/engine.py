@@ -70,6 +70,8 @@ def resolve_records(
     report = progress or (lambda stage, fraction: None)
     timer = _Timer(report)
     records = _validated(records)
+    if records.empty:
+        return _empty_result()
     if isinstance(overrides, str | Path):
         overrides = load_overrides(overrides)
     overrides = overrides or Overrides()
@@ -117,7 +119,7 @@ def resolve_records(
     events = _with_reasons(events, refused, features, previous)
     identity_map = _identity_map(
         records, features, comparisons, candidates, gamma, weights, log2_odds, probability,
-        links, clusters.labels, profile_ids,
+        links, clusters.labels, profile_ids, model.prior_weight(),
     )  # fmt: skip
     timer.lap("identity_map", 1.0)
 
@@ -145,6 +147,18 @@ def resolve_records(
         refused_links=_refused_frame(records, refused),
         events=events,
         stats=stats,
+    )
+
+
+def _empty_result() -> ResolutionResult:
+    pair_columns = ["left_source", "left_record_id", "right_source", "right_record_id"]
+    return ResolutionResult(
+        identity_map=pd.DataFrame(columns=IDENTITY_MAP_COLUMNS),
+        links=pd.DataFrame(columns=[*pair_columns, "probability", "forced"]),
+        refused_links=pd.DataFrame(columns=[*pair_columns, "probability", "reason"]),
+        events=pd.DataFrame(columns=["event", "profile_id", "related_profile_ids",
+                                     "record_count", "reason"]),  # fmt: skip
+        stats={"records": 0, "profiles": 0},
     )
 
 
@@ -299,13 +313,15 @@ def _identity_map(
     links: clustering.Links,
     labels: np.ndarray,
     profile_ids: np.ndarray,
+    prior_weight: float,
 ) -> pd.DataFrame:
     n = features.n
     best_link, partner = evidence.best_link_per_record(
         n, links.left, links.right, links.probability, labels
     )
     has = best_link >= 0
-    pair = np.where(has, links.pair_index[np.maximum(best_link, 0)], -1)
+    pair = np.full(n, -1, dtype=np.int64)
+    pair[has] = links.pair_index[best_link[has]]
     modelled = pair >= 0
     rule = np.full(n, evidence.RULE_SINGLETON, dtype=object)
     rule[has] = evidence.RULE_MUST_LINK
@@ -325,7 +341,7 @@ def _identity_map(
     blocked_on = blocked_on[mask_codes] if len(rows) else np.array([], dtype=object)
     rendered = evidence.render_evidence(
         sources[partner[rows]], ids[partner[rows]], probability[pair[rows]],
-        log2_odds[pair[rows]], blocked_on, field_levels, field_weights,
+        log2_odds[pair[rows]], blocked_on, field_levels, field_weights, prior_weight,
     )  # fmt: skip
     evidence_json = np.full(n, "{}", dtype=object)
     evidence_json[rows] = rendered

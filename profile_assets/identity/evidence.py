@@ -44,9 +44,11 @@ def render_evidence(
     blocked_on: np.ndarray,
     field_levels: dict[str, np.ndarray],
     field_weights: dict[str, np.ndarray],
+    prior_weight: float,
 ) -> np.ndarray:
-    """JSON object per row (rows with no partner get "{}"); fields missing on either side are
-    left out, as they were no evidence."""
+    """JSON object per row (rows with no partner get "{}"). match_weight = prior_weight + the
+    field weights (log2 odds); fields missing on either side are left out, as they were no
+    evidence."""
     frame = pd.DataFrame(
         {
             "row": np.arange(len(probability)),
@@ -70,11 +72,13 @@ def render_evidence(
             'matched_with': {{'source': partner_source, 'record_id': partner_record_id}},
             'probability': round(probability, 6),
             'match_weight': round(match_weight, 3),
+            'prior_weight': {round(prior_weight, 3)},
             'blocked_on': string_split(blocked_on, ','),
             'fields': list_filter([{", ".join(fields_sql)}], lambda x: x IS NOT NULL)
         }})::VARCHAR END AS evidence
-        FROM frame ORDER BY row
+        FROM frame
     """
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
         con.register("frame", frame)
         return con.execute(query).fetchnumpy()["evidence"].astype(object)

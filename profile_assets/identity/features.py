@@ -44,10 +44,6 @@ class CodedField:
     codes: np.ndarray
     values: np.ndarray
 
-    def strings(self, codes: np.ndarray) -> np.ndarray:
-        """Values for `codes` (which must not be -1)."""
-        return self.values[codes]
-
 
 @dataclass(frozen=True)
 class Features:

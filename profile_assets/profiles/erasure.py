@@ -21,8 +21,6 @@ Caveat: the Dagster job receives the address as run config, which Dagster's run 
 keeps; use the CLI (`profile-assets erase --email`) when that matters.
 """
 
-from __future__ import annotations
-
 import getpass
 import json
 import uuid
@@ -72,7 +70,10 @@ _IDS = "ops._erasure_ids"
 class ErasureReport:
     """What an erasure did; holds no personal values (safe to print and log)."""
 
+    #: The hash of the requested address; `suppressions` counts every key suppressed (the
+    #: person's other addresses too).
     suppression_hash: str
+    suppressions: int = 0
     profile_ids: list[str] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
     rows_deleted: dict[str, int] = field(default_factory=dict)
@@ -133,8 +134,7 @@ def erase(
     key = canonical_email_keys(pd.Series([email])).iloc[0]
     if key is None or key != key:
         raise ValueError("erase: not an email address")
-    suppression_hash = str(hash_keys(pd.Series([key]), salt).iloc[0])
-    report = ErasureReport(suppression_hash=suppression_hash)
+    report = ErasureReport(suppression_hash=str(hash_keys(pd.Series([key]), salt).iloc[0]))
     contacts = _read(conn, CONTACTS)
     contacts = _empty_contacts() if contacts is None else contacts
     records, profiles = person_records(key, contacts, _read(conn, IDENTITY_MAP))
@@ -151,7 +151,7 @@ def erase(
         _delete_by_profiles(conn, profiles)
         _sweep(conn, values)
         after = _row_counts(conn)
-        _suppress(conn, suppression_hash, run_id)
+        report.suppressions = _suppress(conn, _person_keys(key, mine), salt, run_id)
         _audit(conn, report, run_id=run_id, tags=tags)
     report.rows_deleted = {t: n - after.get(t, 0) for t, n in before.items() if n > after.get(t, 0)}
     return report
@@ -286,16 +286,23 @@ def _row_counts(conn: WarehouseConnection) -> dict[str, int]:
     return {t: conn.row_count(t) for t in tables if not t.split(".")[1].startswith("_")}
 
 
-def _suppress(conn: WarehouseConnection, suppression_hash: str, run_id: str) -> None:
-    row = pd.DataFrame(
+def _person_keys(key: str, records: pd.DataFrame) -> list[str]:
+    """The requested key and every other email key of the person's records: any of their
+    addresses would otherwise bring a part of the profile back."""
+    others = contact_keys(records).dropna() if len(records) else pd.Series(dtype=object)
+    return sorted({key, *others})
+
+
+def _suppress(conn: WarehouseConnection, keys: list[str], salt: str | None, run_id: str) -> int:
+    rows = pd.DataFrame(
         {
-            "suppression_hash": [suppression_hash],
-            "reason": ["erasure"],
-            "run_id": [run_id],
-            "created_at": [pd.Timestamp.now(tz="UTC")],
+            "suppression_hash": hash_keys(pd.Series(keys, dtype=object), salt).to_numpy(),
+            "reason": "erasure",
+            "run_id": run_id,
+            "created_at": pd.Timestamp.now(tz="UTC"),
         }
     )
-    conn.merge_df(row, SUPPRESSIONS_TABLE, ["suppression_hash"])
+    return conn.merge_df(rows, SUPPRESSIONS_TABLE, ["suppression_hash"])
 
 
 def _audit(

@@ -121,7 +121,6 @@ TABLES: tuple[Table, ...] = (
         ("unit_price", MONEY),
     ),
 )
-TABLES_BY_WORLD_NAME = {t.world_name: t for t in TABLES}
 
 
 # --- server lifecycle -------------------------------------------------------------------

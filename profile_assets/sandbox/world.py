@@ -9,6 +9,11 @@ strings (emails, ids) go through Python.
 
 The world carries its ground truth (`truth_records`, `truth_labels`, `people`); the pipeline
 never reads it, tests and benchmarks do.
+
+Where things live: pools.py (Faker vocabularies), people.py (the population), behaviour.py
+(traits, churn, event times, the clock), records.py (how sources write people down),
+activity.py (orders, tickets, deals, web days), dirt.py (defects and broken records), this
+module (assembly, truth, persistence), changes.py (mutations), file_drops.py (partner files).
 """
 
 from __future__ import annotations

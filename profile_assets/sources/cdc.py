@@ -31,7 +31,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
-from profile_assets.sandbox.storefront import TABLES, TIMESTAMP, Table
+from profile_assets.sandbox.storefront import MONEY, TABLES, TIMESTAMP, Table
 
 if TYPE_CHECKING:  # importing the warehouse module pulls in Dagster: seconds per process
     from profile_assets.warehouse import WarehouseConnection
@@ -51,7 +51,7 @@ _WAREHOUSE_TYPES = {
     "text": "VARCHAR",
     "date": "DATE",
     TIMESTAMP: "TIMESTAMP",
-    "numeric(12,2)": "DECIMAL(12,2)",
+    MONEY: "DECIMAL(12,2)",
 }
 
 

@@ -35,7 +35,6 @@ from dagster import (
     TableColumn,
     TableSchema,
     asset,
-    build_schedule_from_partitioned_job,
     define_asset_job,
 )
 from pydantic import Field as ConfigField
@@ -271,10 +270,5 @@ rest_full_reconciliation_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
     description="Weekly full reconciliation of the REST sources (Sunday 03:00 UTC).",
 )
-web_user_days_schedule = build_schedule_from_partitioned_job(
-    define_asset_job("web_user_days_daily", selection=[web_user_days]),
-    hour_of_day=6,
-    default_status=DefaultScheduleStatus.RUNNING,
-)
 REST_JOBS = [rest_full_reconciliation_job]
-REST_SCHEDULES = [rest_full_reconciliation_schedule, web_user_days_schedule]
+REST_SCHEDULES = [rest_full_reconciliation_schedule]

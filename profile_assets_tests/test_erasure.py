@@ -1,0 +1,169 @@
+"""Erasure: a person's email, name and phone are gone from every table, the suppression
+record holds no address, and the next extract does not bring the profile back."""
+
+import pandas as pd
+import pytest
+from dagster import materialize
+
+from profile_assets.profiles.erasure import erase_person, erase_person_job
+from profile_assets.profiles.suppression import (
+    email_suppression_hash,
+    filter_suppressed,
+)
+from profile_assets.staging.assets import STAGING_ASSETS
+from profile_assets_tests.golden_support import query, run_pipeline, staged_warehouse
+from profile_assets_tests.staging_support import seed_raw, staging_world
+
+
+def test_filter_suppressed_drops_every_spelling_of_a_suppressed_address():
+    contacts = pd.DataFrame(
+        {
+            "email": ["Jane.Doe+news@gmail.com", "jane@example.org", "JDOE@GMAIL.COM"],
+            "email_key": ["janedoe@gmail.com", "jane@example.org", None],
+        }
+    )
+    suppressions = pd.DataFrame(
+        {"suppression_hash": [email_suppression_hash("janedoe@gmail.com", salt="s")]}
+    )
+    kept = filter_suppressed(contacts, suppressions, salt="s")
+    assert kept["email"].tolist() == ["jane@example.org", "JDOE@GMAIL.COM"]
+    assert filter_suppressed(contacts, suppressions, salt="other").equals(contacts)
+
+
+def test_suppression_hash_is_salted_and_never_the_address():
+    digest = email_suppression_hash("Someone@Example.com", salt="a")
+    assert "someone" not in digest and len(digest) == 64
+    assert digest == email_suppression_hash("someone@example.com", salt="a")
+    assert digest != email_suppression_hash("someone@example.com", salt="b")
+
+
+# --------------------------------------------------------------------------- through the warehouse
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory):
+    """A built warehouse with ML and serving tables; one person erased through the CLI function
+    and another through the Dagster job."""
+    warehouse = staged_warehouse(tmp_path_factory, "erasure")
+    run_pipeline(warehouse)
+    _other_layers(warehouse)
+    person, other = _people(warehouse, 2)
+    report = erase_person(person["email"], warehouse=warehouse)
+    job_result = erase_person_job.execute_in_process(
+        run_config={"ops": {"erase_person_op": {"config": {"email": other["email"]}}}},
+        resources={"warehouse": warehouse},
+    )
+    return warehouse, person, other, report, job_result
+
+
+def _other_layers(warehouse) -> None:
+    """Stand-ins for the ML feature and serving tables other layers build from profiles."""
+    with warehouse.connection() as conn:
+        conn.execute(
+            "CREATE TABLE ml.profile_features AS SELECT profile_id, orders_count, "
+            "engagement_score FROM profiles.golden_profiles"
+        )
+        conn.execute(
+            "CREATE TABLE serving.profile_lookup AS SELECT profile_id, email, full_name, phone "
+            "FROM profiles.golden_profiles"
+        )
+
+
+def _people(warehouse, count: int) -> list[dict]:
+    """Multi-record people with an email and phone whose full name nobody else has (a
+    namesake's name legitimately stays)."""
+    rows = query(
+        warehouse,
+        "SELECT g.profile_id, g.email, g.full_name, g.phone FROM profiles.golden_profiles g "
+        "WHERE g.record_count >= 2 AND g.email IS NOT NULL AND g.phone IS NOT NULL "
+        "AND (SELECT COUNT(DISTINCT m.profile_id) FROM staging.contacts c JOIN "
+        "identity.identity_map m USING (source, source_record_id) "
+        "WHERE lower(c.full_name) = lower(g.full_name)) = 1 "
+        f"ORDER BY g.profile_id LIMIT {count}",
+    )
+    people = []
+    for row in rows.to_dict("records"):
+        values = query(
+            warehouse,
+            "SELECT c.email, c.phone, c.full_name, c.first_name, c.last_name "
+            "FROM staging.contacts c JOIN identity.identity_map m "
+            f"USING (source, source_record_id) WHERE m.profile_id = '{row['profile_id']}'",
+        )
+        row["records"] = len(values)
+        row["emails"] = set(values["email"].dropna().str.lower())
+        row["phones"] = set(values["phone"].dropna())
+        row["names"] = set(values["full_name"].dropna().str.lower())
+        people.append(row)
+    return people
+
+
+def _occurrences(warehouse, needles: set[str]) -> list[tuple[str, str, str]]:
+    """Every (table, column, needle) where a text rendering of the column contains a needle,
+    in every table of the warehouse."""
+    tables = query(
+        warehouse,
+        "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')",
+    )["t"]
+    hits = []
+    with warehouse.connection() as conn:
+        for table in tables:
+            for column in conn.columns(table):
+                for needle in needles:
+                    n = conn.scalar(
+                        f'SELECT COUNT(*) FROM {table} WHERE contains(lower(CAST("{column}" '
+                        "AS VARCHAR)), ?)",
+                        [needle.lower()],
+                    )
+                    if n:
+                        hits.append((table, column, needle))
+    return hits
+
+
+def test_erasure_leaves_no_email_name_or_phone_in_any_table(erased):
+    warehouse, person, other, _, job_result = erased
+    assert job_result.success
+    for who in (person, other):
+        needles = who["emails"] | who["phones"] | who["names"]
+        assert _occurrences(warehouse, needles) == [], who["profile_id"]
+
+
+def test_erasure_removes_the_profile_everywhere_by_id(erased):
+    warehouse, person, *_ = erased
+    hits = _occurrences(warehouse, {person["profile_id"]})
+    assert {table for table, _, _ in hits} == {"ops.audit_log"}, "only the audit keeps the id"
+
+
+def test_erasure_report_counts_the_person_records_and_keeps_a_suppression(erased):
+    warehouse, person, _, report, _ = erased
+    assert report.profile_ids == [person["profile_id"]]
+    assert len(report.records) >= person["records"]
+    assert report.rows_deleted["staging.contacts"] >= person["records"]
+    suppressions = query(warehouse, "SELECT * FROM ops.suppressions")
+    assert report.suppression_hash in set(suppressions["suppression_hash"])
+    assert report.suppressions >= 1
+    assert len(suppressions) >= 2
+
+
+def test_erasure_is_audited_with_its_trigger(erased):
+    warehouse, person, other, _, job_result = erased
+    audit = query(warehouse, "SELECT * FROM ops.audit_log WHERE action = 'erased'")
+    assert set(audit["profile_id"]) == {person["profile_id"], other["profile_id"]}
+    assert set(audit["trigger"]) == {"user"}
+    assert job_result.run_id in set(audit["run_id"])
+
+
+def test_suppression_stops_the_next_extract_recreating_the_profile(erased):
+    warehouse, person, *_ = erased
+    with warehouse.connection() as conn:
+        seed_raw(conn, staging_world())  # the sources still hold the person: re-extracted
+    materialize(STAGING_ASSETS, resources={"warehouse": warehouse})
+    run_pipeline(warehouse)
+    mapped = query(
+        warehouse,
+        "SELECT COUNT(*) AS n FROM identity.identity_map m JOIN staging.contacts c "
+        "USING (source, source_record_id) WHERE lower(c.email) IN "
+        f"({', '.join(repr(e) for e in sorted(person['emails']))})",
+    )
+    assert mapped["n"].iloc[0] == 0
+    golden = query(warehouse, "SELECT email, full_name, phone FROM profiles.golden_profiles")
+    assert not golden["email"].str.lower().isin(person["emails"]).any()
+    assert not golden["phone"].isin(person["phones"]).any()
