@@ -4,17 +4,35 @@ assets by layer -> checks -> resources for the environment -> sensors -> schedul
 Runs execute in-process: DuckDB has one writer, and a subprocess per step costs seconds.
 """
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+    map_asset_specs,
+)
 
 from profile_assets import settings
 from profile_assets.resources import resources_for
+from profile_assets.sources.cdc_assets import CDC_ASSETS, storefront_cdc_sensor
 from profile_assets.sources.file_assets import FILE_DROP_ASSETS, file_drop_sensor
 from profile_assets.sources.rest_assets import REST_ASSETS, web_user_days
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.checks import RAW_CHECKS, STAGING_CHECKS
 
+DEFAULT_OWNERS = ["team:data-platform"]
+
+
+def _owned(assets):
+    """Project-wide rule, applied once: an asset without owners belongs to the platform team."""
+    return map_asset_specs(
+        lambda spec: spec if spec.owners else spec.replace_attributes(owners=DEFAULT_OWNERS),
+        assets,
+    )
+
+
 # --- assets, by layer ---------------------------------------------------------------------
-source_assets = [*REST_ASSETS, *FILE_DROP_ASSETS]
+source_assets = [*REST_ASSETS, *CDC_ASSETS, *FILE_DROP_ASSETS]
 staging_assets = STAGING_ASSETS
 
 # --- checks: every asset has at least one ---------------------------------------------------
@@ -34,10 +52,10 @@ web_analytics_backfill = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[*source_assets, *staging_assets],
+    assets=_owned([*source_assets, *staging_assets]),
     asset_checks=asset_checks,
     resources=resources_for(settings.environment()),
-    sensors=[file_drop_sensor],
+    sensors=[storefront_cdc_sensor, file_drop_sensor],
     schedules=[],
     jobs=[refresh_profiles, web_analytics_backfill],
     executor=in_process_executor,

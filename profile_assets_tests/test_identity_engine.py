@@ -25,7 +25,7 @@ from profile_assets_tests.identity_fixtures import (
 @pytest.fixture(scope="session")
 def background() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ordinary people the crafted cases sit among, so the model has data to learn from."""
-    return synthetic_records(1500, seed=11)
+    return synthetic_records(1000, seed=11)
 
 
 @pytest.fixture(scope="session")
@@ -80,8 +80,8 @@ def test_identity_map_has_every_record_once_with_explained_links(background, bac
 
 
 def test_prior_match_probability_shrinks_as_records_grow():
-    small = resolve_records(synthetic_records(500, seed=5)[0]).stats["model"]["prior"]
-    large = resolve_records(synthetic_records(2000, seed=5)[0]).stats["model"]["prior"]
+    small = resolve_records(synthetic_records(300, seed=5)[0]).stats["model"]["prior"]
+    large = resolve_records(synthetic_records(1200, seed=5)[0]).stats["model"]["prior"]
     assert 2.5 < small / large < 6  # about 4x the records, about 1/4 the prior
 
 

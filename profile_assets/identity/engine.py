@@ -156,8 +156,9 @@ def _empty_result() -> ResolutionResult:
         identity_map=pd.DataFrame(columns=IDENTITY_MAP_COLUMNS),
         links=pd.DataFrame(columns=[*pair_columns, "probability", "forced"]),
         refused_links=pd.DataFrame(columns=[*pair_columns, "probability", "reason"]),
-        events=pd.DataFrame(columns=["event", "profile_id", "related_profile_ids",
-                                     "record_count", "reason"]),  # fmt: skip
+        events=pd.DataFrame(
+            columns=["event", "profile_id", "related_profile_ids", "record_count", "reason"]
+        ),  # fmt: skip
         stats={"records": 0, "profiles": 0},
     )
 
@@ -197,9 +198,9 @@ def _estimate(
     settings: ResolutionSettings,
 ) -> fellegi_sunter.ModelParameters:
     n = features.n
-    sample = min(settings.u_sample_pairs, max(n * (n - 1) // 2, 1))
-    if n < 2:
-        sample = 0
+    # Enough random pairs to see chance agreement at the rates that matter (~1e-4) without
+    # the sample dwarfing a small data set; all pairs when there are fewer.
+    sample = min(settings.u_sample_pairs, max(20 * n, 20_000), n * (n - 1) // 2)
     left, right = fellegi_sunter.random_pairs(max(n, 2), sample, settings.seed)
     random_gamma = compare(comparisons, features, left, right)
     chance = fellegi_sunter.chance_agreement(comparisons, features, random_gamma)

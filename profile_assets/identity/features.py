@@ -72,7 +72,7 @@ def build_features(records: pd.DataFrame) -> Features:
         "email": email,
         "email_local": _derived(email, _each(_email_local)),
         "email_domain": _derived(email, _each(lambda key: key.rpartition("@")[2])),
-        "phone": _code(col("phone"), _phones),
+        "phone": _code(col("phone"), _each(_phone_key)),
         "link_id": _code(col(LINK_FIELD), _each(_strip)),
         "first_name": first_name,
         "last_name": last_name,
@@ -126,7 +126,7 @@ def _each(func: Callable[[str], str | None]) -> Normalizer:
     return apply
 
 
-def _phones(raw: pd.Series) -> pd.Series:
+def _phone_key(raw: str) -> str | None:
     """Phone match key: the national significant number (no calling code, no trunk 0).
 
     Not E.164: a record without a country ("06 55 72 24 76" in a support tool) cannot be put
@@ -134,18 +134,16 @@ def _phones(raw: pd.Series) -> pd.Series:
     code (E.164 codes are prefix-free) and trunk zeros makes both "655722476". Placeholder
     numbers (too short, one repeated digit) are missing.
     """
-    text = raw.astype("string").str.strip()
-    digits = text.str.replace(r"\D", "", regex=True)
-    international = text.str.match(r"^(\+|00)").fillna(False).astype(bool)
-    digits = digits.mask(text.str.startswith("00").fillna(False).astype(bool), digits.str[2:])
-    nanp = ~international & (digits.str.len() == 11) & digits.str.startswith("1")
-    digits = digits.mask(nanp.fillna(False).astype(bool), digits.str[1:])
-    stripped = _each(_strip_cc)(digits.where(international).astype(object))
-    national = digits.mask(international, pd.Series(stripped.to_numpy(), index=digits.index))
-    national = national.str.lstrip("0")
-    valid = (national.str.len() >= 7) & (national.str.len() <= 14)
-    valid &= ~national.str.fullmatch(r"(\d)\1*").fillna(False).astype(bool)
-    return national.where(valid.fillna(False).astype(bool)).astype(object)
+    text = raw.strip()
+    digits = "".join(c for c in text if c.isdigit())
+    if text.startswith("+") or text.startswith("00"):
+        digits = _strip_cc(digits[2:] if text.startswith("00") else digits) or ""
+    elif len(digits) == 11 and digits[0] == "1":  # NANP written with its trunk 1
+        digits = digits[1:]
+    national = digits.lstrip("0")
+    if not 7 <= len(national) <= 14 or len(set(national)) == 1:
+        return None
+    return national
 
 
 @cache
