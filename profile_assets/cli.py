@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -12,6 +13,10 @@ from rich.console import Console
 from profile_assets import sandbox_process
 
 console = Console(stderr=True)
+# Library notices (beta parameters, missing XDG dirs) are for developers, not CLI users.
+for _category in (UserWarning, DeprecationWarning):
+    warnings.filterwarnings("ignore", category=_category)
+warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
 
 @click.group()

@@ -20,7 +20,8 @@ from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.warehouse import DuckDBWarehouse
 from profile_assets_tests.staging_support import seed_raw, staging_world
 
-PIPELINE = [*IDENTITY_ASSETS, *IDENTITY_CHECKS, *PROFILE_ASSETS, *PROFILE_CHECKS]
+ASSETS = [*IDENTITY_ASSETS, *PROFILE_ASSETS]
+CHECKS = [*IDENTITY_CHECKS, *PROFILE_CHECKS]
 
 
 def as_of() -> str:
@@ -52,8 +53,10 @@ def run_pipeline(
     identity: dict | None = None,
     golden: dict | None = None,
     tags: dict | None = None,
+    checks: bool = False,
 ):
-    """Identity -> golden -> history (with their checks) in one in-process run."""
+    """Identity -> golden -> history in one in-process run (with their checks if asked:
+    they cost as much as the assets at this size)."""
     run_config = {
         "ops": {
             "identity_resolution": {"config": identity or {}},
@@ -61,7 +64,10 @@ def run_pipeline(
         }
     }
     return materialize(
-        PIPELINE, resources={"warehouse": warehouse}, run_config=run_config, tags=tags or {}
+        [*ASSETS, *(CHECKS if checks else [])],
+        resources={"warehouse": warehouse},
+        run_config=run_config,
+        tags=tags or {},
     )
 
 

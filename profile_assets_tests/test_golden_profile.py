@@ -95,7 +95,7 @@ def golden_runs(tmp_path_factory):
     """One warehouse: a first run, a change to staging, an incremental run; then a full
     rebuild of the same state (the incremental table is kept for comparison)."""
     warehouse = staged_warehouse(tmp_path_factory, "golden")
-    first = run_pipeline(warehouse)
+    first = run_pipeline(warehouse, checks=True)
     changed = _change_contacts(warehouse)
     incremental = run_pipeline(warehouse)
     incremental_table = _golden(warehouse)

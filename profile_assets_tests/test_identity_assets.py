@@ -35,14 +35,19 @@ def sandbox_home(tmp_path_factory):
 def runs(tmp_path_factory, sandbox_home):
     """first run -> rerun (nothing changed) -> two new records -> never-link override."""
     warehouse = staged_warehouse(tmp_path_factory, "identity")
-    out = {"warehouse": warehouse, "first": run_pipeline(warehouse)}
+    out = {"warehouse": warehouse, "first": run_pipeline(warehouse, checks=True)}
     out["map_first"] = query(warehouse, MAP_SQL)
+    out["live_first"] = query(
+        warehouse, "SELECT COUNT(*) AS n FROM staging.contacts WHERE NOT is_deleted"
+    )["n"].iloc[0]
     out["rerun"] = run_pipeline(warehouse)
     out["added_ids"] = _add_person(warehouse)
     out["after_addition"] = run_pipeline(warehouse)
     out["map_added"] = query(warehouse, MAP_SQL)
     overrides, out["unmerged"] = _never_link_file(warehouse, tmp_path_factory)
-    out["overridden"] = run_pipeline(warehouse, identity={"overrides_path": str(overrides)})
+    out["overridden"] = run_pipeline(
+        warehouse, identity={"overrides_path": str(overrides)}, checks=True
+    )
     out["map_overridden"] = query(warehouse, MAP_SQL)
     return out
 
@@ -86,11 +91,8 @@ def test_identity_meets_quality_targets_on_sandbox_truth(runs):
 
 def test_identity_map_covers_every_live_contact_once_and_passes_checks(runs):
     assert runs["first"].success and failed_checks(runs["first"]) == {}
-    live = query(
-        runs["warehouse"], "SELECT COUNT(*) AS n FROM staging.contacts WHERE NOT is_deleted"
-    )
     first = runs["map_first"]
-    assert len(first) == live["n"].iloc[0]
+    assert len(first) == runs["live_first"]
     assert not first.duplicated(["source", "source_record_id"]).any()
     linked = first[first["match_rule"] == "fellegi_sunter"]
     evidence = json.loads(linked["evidence"].iloc[0])
@@ -139,6 +141,7 @@ def test_never_link_override_unmerges_on_the_next_run(runs):
     )
     assert len(events) == 1 and events["reason"].iloc[0]
     assert metadata(runs["overridden"], "identity/match_links")["never_links"] == 1
+    assert failed_checks(runs["overridden"]) == {}
 
 
 def test_golden_profiles_follow_the_unmerge(runs):

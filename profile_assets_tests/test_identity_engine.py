@@ -247,3 +247,50 @@ def test_pairwise_metrics_counts_pairs():
     )
     assert metrics["precision"] == pytest.approx(1 / 3, abs=1e-4)
     assert metrics["recall"] == 1.0
+
+
+def _three_records(dobs: list[str | None], links: list[str | None]):
+    """Features of records a, b, c holding only the identifiers the guards look at."""
+    import numpy as np
+
+    from profile_assets.identity.features import CodedField, Features
+
+    def coded(values: list[str | None]) -> CodedField:
+        distinct = sorted({v for v in values if v is not None})
+        codes = np.array([distinct.index(v) if v else -1 for v in values], dtype=np.int64)
+        return CodedField(codes, np.array(distinct, dtype=object))
+
+    none = coded([None, None, None])
+    fields = {"email": none, "phone": none, "dob": coded(dobs), "link_id": coded(links)}
+    return Features(np.array(["s\x1fa", "s\x1fb", "s\x1fc"], dtype=object), fields)
+
+
+@pytest.mark.parametrize(
+    ("dobs", "links", "strong", "merged"),
+    [
+        ([None, None, None], ["shop:1", None, "shop:2"], False, False),  # weak chain: no
+        ([None, None, None], ["shop:1", None, "shop:2"], True, True),  # two shop accounts
+        (["1980-01-01", None, "1993-07-30"], [None, None, None], True, False),  # dates: never
+        (["1980-01-01", None, "1980-01-10"], [None, None, None], False, True),  # a typo
+    ],
+)
+def test_conflicting_identifiers_are_bridged_only_by_strong_direct_evidence(
+    dobs, links, strong, merged
+):
+    import numpy as np
+
+    from profile_assets.identity.clustering import Guards, Links, cluster
+
+    features = _three_records(dobs, links)
+    edges = Links(
+        left=np.array([0, 1]),
+        right=np.array([1, 2]),
+        probability=np.array([0.9999, 0.9995]),
+        strong=np.array([strong, strong]),
+        forced=np.zeros(2, dtype=bool),
+        pair_index=np.array([0, 1]),
+    )
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    labels = cluster(features, edges, none, Guards(30, 6, 6)).labels
+    assert bool(labels[0] == labels[2]) is merged
+    assert labels[0] == labels[1] or labels[1] == labels[2]

@@ -69,7 +69,7 @@ def history_runs(tmp_path_factory):
     """Run 1 by a user; run 2 by a schedule after one email changed; run 3 by a sensor after
     every record of another profile was deleted in its sources."""
     warehouse = staged_warehouse(tmp_path_factory, "history")
-    first = run_pipeline(warehouse)
+    first = run_pipeline(warehouse, checks=True)
     updated = _profile_with_records(warehouse, 1, offset=0)
     execute(
         warehouse,

@@ -30,10 +30,10 @@ from profile_assets.sandbox.apis.server import SandboxConfig, start_sandbox_apis
 from profile_assets.sandbox.world import generate_world
 from profile_assets.sources.rest import connect, ga4, hubspot, zendesk
 from profile_assets.sources.rest.client import (
+    FlooredWait,
     HttpBasicAuth,
     RetrySettings,
     SourceError,
-    _FlooredWait,
     redacted_errors,
 )
 from profile_assets.sources.rest.records import Field, parse_records
@@ -54,7 +54,7 @@ STREAM_TABLES = {
 # Fixtures
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world():
     return generate_world(1500, seed=11)
 
@@ -63,11 +63,12 @@ def _serve(world):
     return start_sandbox_apis(copy.deepcopy(world), config=SandboxConfig(rate_limits={}))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sandbox(world, tmp_path_factory):
-    os.environ["PROFILE_ASSETS_HOME"] = str(tmp_path_factory.mktemp("home"))  # no stray state
-    with _serve(world) as running:
-        os.environ["GA4_TOKEN_URL"] = running.env()["GA4_TOKEN_URL"]
+    with pytest.MonkeyPatch.context() as patch, _serve(world) as running:
+        # no stray state of a developer's running sandbox; the token URL resources lack
+        patch.setenv("PROFILE_ASSETS_HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setenv("GA4_TOKEN_URL", running.env()["GA4_TOKEN_URL"])
         yield running
 
 
@@ -379,7 +380,7 @@ def _rate_limited(header: str) -> RetryCallState:
 
 
 def test_retry_after_zero_never_retries_faster_than_the_floor():
-    wait = _FlooredWait(0.25, multiplier=0.001, max=30)
+    wait = FlooredWait(0.25, multiplier=0.001, max=30)
     assert wait(_rate_limited("0")) >= 0.25
     assert wait(_rate_limited("Tue, 10 Jun 2025 00:00:00 GMT")) >= 0.25  # a date in the past
     assert wait(_rate_limited("3")) == 3

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -136,9 +136,10 @@ class _Profile:
 
 
 def _dates_compatible(a: set[str], b: set[str]) -> bool:
-    """Birth dates conflict unless equal, one digit apart, or day/month swapped."""
+    """Birth dates conflict unless equal, one digit typed or transposed, or day/month swapped."""
     return all(
-        Levenshtein.distance(x, y) <= 1 or (x[:4] == y[:4] and x[5:7] == y[8:] and x[8:] == y[5:7])
+        DamerauLevenshtein.distance(x, y) <= 1
+        or (x[:4] == y[:4] and x[5:7] == y[8:] and x[8:] == y[5:7])
         for x in a
         for y in b
     )

@@ -98,14 +98,14 @@ def _string_comparison(
 
 
 def _dob(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """exact / near (one mistyped digit, or day and month swapped) / different."""
+    """exact / near (one mistyped or transposed digit, or day and month swapped) / different."""
     coded = features.fields["dob"]
     a, b = coded.codes[left], coded.codes[right]
     out = np.full(len(a), MISSING, dtype=np.int8)
     present = (a >= 0) & (b >= 0)
     exact = present & (a == b)
     other = present & ~exact
-    distance = pair_similarity(coded, a[other], b[other], Levenshtein.distance)
+    distance = pair_similarity(coded, a[other], b[other], DamerauLevenshtein.distance)
     swapped = _day_month_swapped_codes(coded)[a[other]] == b[other]
     out[other] = ((distance <= 1) | swapped).astype(np.int8)
     out[exact] = 2

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import threading
 
 from profile_assets import settings
 from profile_assets.sandbox.apis.server import start_sandbox_apis
+from profile_assets.sandbox.file_drops import write_file_drops
 from profile_assets.sandbox.storefront import (
     apply_changes,
     create_schema,
@@ -37,10 +39,26 @@ def _write_state(state: dict) -> None:
     path.chmod(0o600)  # it holds sandbox credentials
 
 
+def deliver_partner_files(world) -> int:
+    """The partner's deliveries land in drop/contacts and drop/orders. Written elsewhere and
+    renamed in, so the loader never sees half a file; re-deliveries are skipped by its
+    content hash."""
+    outbox = settings.sandbox_dir() / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)
+    files = write_file_drops(world, outbox)
+    for path in files:
+        kind = "contacts" if path.name.startswith("file_contacts") else "orders"
+        target = settings.drop_dir() / kind
+        target.mkdir(parents=True, exist_ok=True)
+        path.replace(target / path.name)
+    return len(files)
+
+
 def serve(people: int, seed: int) -> None:
     settings.sandbox_dir().mkdir(parents=True, exist_ok=True)
     world = generate_world(people, seed=seed)
     write_ground_truth(world, ground_truth_path())
+    deliver_partner_files(world)
 
     storefront = start_storefront(settings.sandbox_dir() / "storefront")
     loader = storefront.connect()
@@ -62,6 +80,7 @@ def serve(people: int, seed: int) -> None:
             "ready": True,
             "people": people,
             "seed": seed,
+            "as_of": world.as_of.isoformat(),
             "control_url": apis.urls["hubspot"],
             "urls": apis.urls,
             "ground_truth": str(ground_truth_path()),

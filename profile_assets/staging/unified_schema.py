@@ -422,6 +422,8 @@ def _parses_as(values: pd.Series, expected: str) -> pd.Series:
         return pd.to_datetime(text, errors="coerce", format="mixed", utc=True).notna()
     if expected == "boolean":
         return text.str.lower().isin({"true", "false", "t", "f", "yes", "no", "0", "1"})
+    if expected == "list":  # warehouses without an array type keep lists as JSON text
+        return text.str.startswith("[") & text.str.endswith("]")
     return pd.Series(expected == "id", index=values.index)
 
 

@@ -68,7 +68,7 @@ class RetrySettings:
     timeout: float = 60.0
 
 
-class _FlooredWait(wait_exponential_retry_after):
+class FlooredWait(wait_exponential_retry_after):
     """dlt's wait (Retry-After, else exponential), never shorter than `floor` seconds."""
 
     def __init__(self, floor: float, **kwargs: Any) -> None:
@@ -107,7 +107,7 @@ def retrying_session(settings: RetrySettings) -> Session:
     )
     session = http.session
     session.send = session.send.retry_with(
-        wait=_FlooredWait(
+        wait=FlooredWait(
             settings.min_backoff, multiplier=settings.backoff_factor, max=settings.max_delay
         )
     )
