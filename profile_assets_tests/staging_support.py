@@ -2,7 +2,7 @@
 
 Each loader's conventions are reproduced, not its code (that needs running vendor APIs):
 - REST (HubSpot, Zendesk, GA4): vendor columns, UTC timestamps, association lists as JSON
-  array strings, HubSpot properties (amount) as text;
+  array strings, HubSpot properties (amount) as text, GA4 rows unique per dimension values;
 - CDC (storefront Postgres): store-local naive timestamps (America/New_York) and `_lsn`;
 - file drops: the partner's headers, times as delivered.
 """
@@ -51,6 +51,9 @@ def raw_frame(name: str, df: pd.DataFrame, *, extracted_at: pd.Timestamp) -> pd.
         if "status" in df:
             df["status"] = df["status"].astype(object)
         source = "storefront"
+    if name == "web_user_days":  # a GA4 report has one row per distinct dimension values
+        dimensions = ["date", "user_id", "client_id"]
+        df = df.groupby(dimensions, dropna=False, sort=False).sum().reset_index()
     ids = _web_ids(df) if name == "web_user_days" else df[_ID_COLUMNS.get(name, "id")]
     out = with_load_metadata(
         df, source=source, source_id=ids, run_id="seed", extracted_at=extracted_at

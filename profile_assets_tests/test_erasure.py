@@ -175,3 +175,15 @@ def test_suppression_stops_the_next_extract_recreating_the_profile(erased):
     golden = query(warehouse, "SELECT email, full_name, phone FROM profiles.golden_profiles")
     assert not golden["email"].str.lower().isin(person["emails"]).any()
     assert not golden["phone"].isin(person["phones"]).any()
+
+
+def test_erasing_an_unknown_address_still_suppresses_it(erased):
+    warehouse, *_ = erased
+    before = query(warehouse, "SELECT COUNT(*) AS n FROM staging.contacts")["n"].iloc[0]
+    report = erase_person("nobody.here@example.invalid", warehouse=warehouse)
+    assert not report.found and report.profile_ids == []
+    assert query(warehouse, "SELECT COUNT(*) AS n FROM staging.contacts")["n"].iloc[0] == before
+    hashes = set(
+        query(warehouse, "SELECT suppression_hash FROM ops.suppressions")["suppression_hash"]
+    )
+    assert report.suppression_hash in hashes

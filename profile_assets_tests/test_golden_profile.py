@@ -178,8 +178,9 @@ def test_incremental_run_rebuilds_only_the_touched_profiles(golden_runs):
     initial = metadata(first, "profiles/golden_profiles")
     assert initial["profiles_rebuilt"] == initial["dagster/row_count"]
     later = metadata(incremental, "profiles/golden_profiles")
-    # One profile got a new email, one lost a record: at most those two (and a fragment).
-    assert 1 <= later["profiles_rebuilt"] <= 3 < later["dagster/row_count"]
+    # One profile got a new email, one lost a record (plus any borderline link the
+    # re-estimated model flipped): a handful, not the table.
+    assert 2 <= later["profiles_rebuilt"] <= 10 < later["dagster/row_count"]
 
 
 def test_incremental_run_equals_a_full_rebuild(golden_runs):

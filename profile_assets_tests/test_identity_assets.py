@@ -118,13 +118,25 @@ def test_profile_ids_survive_additions(runs):
     before, after = runs["map_first"], runs["map_added"]
     joined = before.merge(after, on=["source", "source_record_id"], suffixes=("_b", "_a"))
     assert len(joined) == len(before)
-    assert (joined["profile_id_b"] == joined["profile_id_a"]).all()
+    # The model is re-estimated on the grown population, so a borderline link may flip; that
+    # must be rare, and recorded as a merge or split of the old profile.
+    moved = joined[joined["profile_id_b"] != joined["profile_id_a"]]
+    assert len(moved) <= max(2, len(before) // 1000)
+    events = query(
+        runs["warehouse"],
+        "SELECT * FROM identity.resolution_events "
+        f"WHERE run_id = '{runs['after_addition'].run_id}'",
+    )
+    explained = set(events["profile_id"]) | {
+        p for related in events["related_profile_ids"] for p in json.loads(related)
+    }
+    assert set(moved["profile_id_b"]) <= explained
     new = after[after["source_record_id"].isin(runs["added_ids"])]
     assert new["profile_id"].nunique() == 1
     assert not new["profile_id"].isin(before["profile_id"]).any()
     meta = metadata(runs["after_addition"], "identity/identity_map")
     assert meta["records_changed"] == {"new": 2, "changed": 0, "removed": 0}
-    assert meta["touched_profiles"] == 1
+    assert 1 <= meta["touched_profiles"] <= 1 + 2 * len(moved)
 
 
 def test_never_link_override_unmerges_on_the_next_run(runs):
@@ -141,6 +153,8 @@ def test_never_link_override_unmerges_on_the_next_run(runs):
     )
     assert len(events) == 1 and events["reason"].iloc[0]
     assert metadata(runs["overridden"], "identity/match_links")["never_links"] == 1
+    # No record changed: the edited overrides file alone triggered the re-resolution.
+    assert metadata(runs["overridden"], "identity/identity_map")["re_resolved_records"] > 0
     assert failed_checks(runs["overridden"]) == {}
 
 

@@ -132,18 +132,20 @@ def test_a_changed_profile_gets_a_new_version_and_the_old_one_is_closed(history_
     assert new["email"] == "moved@example.org"
     assert "email" in new["changed_fields"].split(",")
     meta = metadata(second, "profiles/profile_history")
-    assert (meta["created"], meta["updated"], meta["deleted"]) == (0, 1, 0)
+    assert meta["updated"] >= 1 and meta["audit_rows"] == sum(
+        meta[k] for k in ("created", "updated", "deleted")
+    )
 
 
 def test_the_audit_log_names_what_changed_its_source_and_the_schedule(history_runs):
     warehouse, (_, second, _), updated, _ = history_runs
     audit = _audit(warehouse, second)
-    assert len(audit) == 1
-    row = audit.iloc[0]
-    assert row["profile_id"] == updated["profile_id"] and row["action"] == "updated"
+    assert set(audit["trigger"]) == {"schedule"}
+    assert set(audit["triggered_by"]) == {"nightly_profiles"}
+    row = audit.set_index("profile_id").loc[updated["profile_id"]]
+    assert row["action"] == "updated"
     assert "email" in row["changed_fields"].split(",")
     assert row["sources"] == "crm_contacts"
-    assert (row["trigger"], row["triggered_by"]) == ("schedule", "nightly_profiles")
 
 
 def test_a_vanished_profile_is_closed_and_audited_as_deleted_by_the_sensor(history_runs):
@@ -151,18 +153,25 @@ def test_a_vanished_profile_is_closed_and_audited_as_deleted_by_the_sensor(histo
     rows = _history(warehouse, deleted["profile_id"])
     assert len(rows) == 1 and not rows["is_current"].iloc[0]
     assert rows["valid_to"].notna().all()
-    audit = _audit(warehouse, third)
-    assert audit[["profile_id", "action", "trigger", "triggered_by"]].values.tolist() == [
-        [deleted["profile_id"], "deleted", "sensor", "staging_changed"]
+    audit = _audit(warehouse, third).set_index("profile_id")
+    assert audit.loc[deleted["profile_id"], ["action", "trigger", "triggered_by"]].tolist() == [
+        "deleted",
+        "sensor",
+        "staging_changed",
     ]
 
 
-def test_unchanged_profiles_keep_a_single_version(history_runs):
-    warehouse, *_ = history_runs
+def test_only_changed_profiles_get_new_versions(history_runs):
+    """Besides the edited profile, only profiles an identity merge or split changed (the model
+    is re-estimated each run, so a borderline link may flip) have more than one version."""
+    warehouse, _, updated, _ = history_runs
     versions = query(
-        warehouse, "SELECT profile_id, COUNT(*) AS n FROM profiles.profile_history GROUP BY 1"
+        warehouse,
+        "SELECT profile_id FROM profiles.profile_history GROUP BY 1 HAVING COUNT(*) > 1",
     )
-    assert (versions["n"] > 1).sum() == 1
+    events = query(warehouse, "SELECT profile_id FROM identity.resolution_events")
+    assert updated["profile_id"] in set(versions["profile_id"])
+    assert set(versions["profile_id"]) <= {updated["profile_id"], *events["profile_id"]}
     current = query(
         warehouse,
         "SELECT profile_id FROM profiles.profile_history WHERE is_current "

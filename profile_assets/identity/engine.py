@@ -72,6 +72,10 @@ def resolve_records(
     records = _validated(records)
     if records.empty:
         return _empty_result()
+    # Work in record-key order so that the same records in any order give the same result
+    # (random u pairs and tie-breaks are positional); the map goes back to input order.
+    order = np.argsort(record_keys(records["source"], records["record_id"]), kind="stable")
+    records = records.iloc[order].reset_index(drop=True)
     if isinstance(overrides, str | Path):
         overrides = load_overrides(overrides)
     overrides = overrides or Overrides()
@@ -121,6 +125,7 @@ def resolve_records(
         records, features, comparisons, candidates, gamma, weights, log2_odds, probability,
         links, clusters.labels, profile_ids, model.prior_weight(),
     )  # fmt: skip
+    identity_map = identity_map.iloc[np.argsort(order)].reset_index(drop=True)
     timer.lap("identity_map", 1.0)
 
     stats = {

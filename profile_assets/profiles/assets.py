@@ -174,10 +174,11 @@ def close_history_rows(conn: WarehouseConnection, profile_ids, at: pd.Timestamp)
     ids = pd.DataFrame({"profile_id": pd.Series(list(profile_ids), dtype="string")})
     conn.write_df(ids, _CLOSING, mode="replace")
     try:
+        # A literal, not a bound parameter: DuckDB and Snowflake bind differently.
         conn.execute(
-            f"UPDATE {scd2.HISTORY_TABLE} SET valid_to = ?, is_current = FALSE "
-            f"WHERE is_current AND profile_id IN (SELECT profile_id FROM {_CLOSING})",
-            [at.to_pydatetime()],
+            f"UPDATE {scd2.HISTORY_TABLE} SET is_current = FALSE, "
+            f"valid_to = CAST('{at.isoformat()}' AS TIMESTAMP WITH TIME ZONE) "
+            f"WHERE is_current AND profile_id IN (SELECT profile_id FROM {_CLOSING})"
         )
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {_CLOSING}")

@@ -118,7 +118,8 @@ def sweep_values(email: str, contacts: pd.DataFrame, raw_rows: list[pd.DataFrame
         values |= set(contacts[column].dropna().astype(str))
     for frame in raw_rows:
         values |= set(frame.stack().dropna().astype(str)) if len(frame) else set()
-    return {v.strip().lower() for v in values if len(v.strip()) >= 6}
+    # No valid address or number holds a backslash; dialects disagree on its escaping.
+    return {v.strip().lower() for v in values if len(v.strip()) >= 6 and "\\" not in v}
 
 
 # --------------------------------------------------------------------------- warehouse work
@@ -217,11 +218,8 @@ def _delete_by_profiles(conn: WarehouseConnection, profiles: list[str]) -> None:
     for table in tables:
         _delete_where_in(conn, table, "profile_id")
     if conn.table_exists(RESOLUTION_EVENTS):
-        for profile in profiles:  # a merge/split event naming the profile among related ids
-            conn.execute(
-                f"DELETE FROM {RESOLUTION_EVENTS} WHERE contains(related_profile_ids, ?)",
-                [profile],
-            )
+        named = " OR ".join(f"contains(related_profile_ids, {_quote(p)})" for p in profiles)
+        conn.execute(f"DELETE FROM {RESOLUTION_EVENTS} WHERE {named}")
     conn.execute(f"DROP TABLE IF EXISTS {_IDS}")
 
 
@@ -246,16 +244,22 @@ def _sweep(conn: WarehouseConnection, values: set[str]) -> None:
     for table, column in _text_columns(conn):
         if table not in KEPT_TABLES:
             by_table.setdefault(table, []).append(column)
-    ordered = sorted(values)
+    literals = [_quote(v) for v in sorted(values)]
     for table, columns in by_table.items():
-        tests = [f'contains(lower("{c}"), ?)' for c in columns for _ in ordered]
-        conn.execute(f"DELETE FROM {table} WHERE {' OR '.join(tests)}", ordered * len(columns))
+        tests = [f'contains(lower("{c}"), {v})' for c in columns for v in literals]
+        conn.execute(f"DELETE FROM {table} WHERE {' OR '.join(tests)}")
+
+
+def _quote(value: str) -> str:
+    """A SQL string literal (literals, not bound parameters: DuckDB and Snowflake bind
+    differently). Callers pass no backslashes, which the two dialects read differently."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _text_columns(conn: WarehouseConnection) -> list[tuple[str, str]]:
     df = conn.query_df(
         "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-        "WHERE upper(data_type) IN ('VARCHAR', 'TEXT') "
+        "WHERE upper(data_type) IN ('VARCHAR', 'TEXT', 'JSON') "
         "AND table_schema NOT IN ('information_schema', 'pg_catalog')"
     )
     return [

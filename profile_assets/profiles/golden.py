@@ -5,7 +5,8 @@
     derived fields                <- staging/derived.py folded by profile_id, as of a time
 
 Incremental: a profile is rebuilt only when its membership fingerprint (`members_hash`, an
-order-free sum of its records' keys and field hashes) changed, or the survivorship rules did.
+order-free sum of hashes of its records' keys and of every column survivorship reads) changed,
+or the survivorship rules did.
 The others keep their unified fields from the previous table. Derived fields depend on activity
 and time, not only on contacts, so they are recomputed for every profile (vectorized, cheap).
 A full rebuild recomputes everything and gives the same table.
@@ -13,6 +14,7 @@ A full rebuild recomputes everything and gives the same table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from profile_assets.profiles.survivorship import SurvivorshipRules, survive
@@ -40,12 +42,16 @@ def golden_columns(rules: SurvivorshipRules) -> list[str]:
     return [*unified_columns(rules), *DERIVED_COLUMNS, "as_of"]
 
 
-def members_hash(identity_map: pd.DataFrame) -> pd.Series:
-    """profile_id -> int64 fingerprint of its members (keys and record hashes), order-free."""
-    rows = pd.util.hash_pandas_object(
-        identity_map[[*RECORD_KEY, "record_hash"]].astype(str), index=False
-    )
-    summed = rows.groupby(identity_map["profile_id"].to_numpy()).sum()  # wraps mod 2**64
+def members_hash(
+    contacts: pd.DataFrame, profile_map: pd.DataFrame, rules: SurvivorshipRules
+) -> pd.Series:
+    """profile_id -> int64 fingerprint of its members and everything survivorship reads from
+    them (values, validity flags, times): order-free, so equal iff nothing relevant changed."""
+    read = [*RECORD_KEY, *rules.value_columns, *rules.prefer_columns, "updated_at", "created_at"]
+    rows = pd.util.hash_pandas_object(contacts[read].astype(str), index=False)
+    keyed = pd.Series(rows.to_numpy(), index=pd.MultiIndex.from_frame(contacts[RECORD_KEY]))
+    member_rows = keyed.reindex(pd.MultiIndex.from_frame(profile_map[RECORD_KEY]))
+    summed = member_rows.groupby(profile_map["profile_id"].to_numpy()).sum()  # mod 2**64
     return summed.astype("uint64").astype("int64").rename("members_hash")
 
 
@@ -70,11 +76,23 @@ def membership(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "record_count": grouped.size().astype("int64"),
-            "sources": grouped["source"].agg(lambda s: ",".join(sorted(set(s)))),
+            "sources": _source_sets(records),
             "first_seen_at": seen.groupby(records["profile_id"]).min(),
             "last_source_update_at": grouped["updated_at"].max(),
         }
     )
+
+
+def _source_sets(records: pd.DataFrame) -> pd.Series:
+    """profile_id -> its sources, sorted and comma-joined. Each source is a bit, each
+    profile's set an OR of bits: a handful of distinct sets, named once each (no Python
+    call per profile)."""
+    names = np.sort(records["source"].astype(str).unique())
+    bits = pd.Series(np.left_shift(1, np.arange(len(names), dtype=np.int64)), index=names)
+    distinct = records[["profile_id", "source"]].drop_duplicates()
+    sets = distinct["source"].astype(str).map(bits).groupby(distinct["profile_id"]).sum()
+    label = {m: ",".join(n for i, n in enumerate(names) if m >> i & 1) for m in sets.unique()}
+    return sets.map(label)
 
 
 def unified_profiles(
@@ -101,27 +119,28 @@ def build_golden(
 ) -> tuple[pd.DataFrame, pd.Index]:
     """(golden profiles, profiles whose unified fields were recomputed).
 
-    `contacts`: live staging contacts; `identity_map`: source, source_record_id, profile_id,
-    record_hash; `previous`: the last golden table (None or empty: build everything).
+    `contacts`: live staging contacts; `identity_map`: source, source_record_id, profile_id;
+    `previous`: the last golden table (None or empty: build everything).
     """
-    membership_map = identity_map[[*RECORD_KEY, "profile_id", "record_hash"]]
-    hashes = members_hash(membership_map)
+    membership_map = identity_map[[*RECORD_KEY, "profile_id"]]
+    hashes = members_hash(contacts, membership_map, rules)
     touched = touched_profiles(hashes, previous, rules)
-    records = contacts.merge(membership_map[[*RECORD_KEY, "profile_id"]], on=RECORD_KEY)
-    fresh = unified_profiles(records[records["profile_id"].isin(touched)], hashes, rules)
+    touched_map = membership_map.loc[membership_map["profile_id"].isin(touched)]
+    records = contacts.merge(touched_map, on=RECORD_KEY)
+    fresh = unified_profiles(records, hashes, rules)
     parts = [fresh]
     if previous is not None and len(previous):
         kept = previous["profile_id"].isin(hashes.index) & ~previous["profile_id"].isin(touched)
         parts.insert(0, previous.loc[kept, unified_columns(rules)])
-    unified = pd.concat([_typed(p, rules) for p in parts if len(p)] or [fresh], ignore_index=True)
-    derived = derive_fields(activity, as_of, entity_map=membership_map[[*RECORD_KEY, "profile_id"]])
+    unified = pd.concat([p for p in parts if len(p)] or [fresh], ignore_index=True)
+    derived = derive_fields(activity, as_of, entity_map=membership_map)
     golden = unified.merge(derived, on="profile_id", how="left")
     golden["as_of"] = pd.Timestamp(as_of).tz_convert("UTC")
     golden = golden.sort_values("profile_id", kind="stable").reset_index(drop=True)
-    return _typed(golden[golden_columns(rules)], rules), touched
+    return _typed(golden[golden_columns(rules)]), touched
 
 
-def _typed(frame: pd.DataFrame, rules: SurvivorshipRules) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """One dtype per column whatever the frame came from (pandas, or read back from the
     warehouse), so kept and rebuilt rows concatenate and compare equal."""
     out = frame.copy()

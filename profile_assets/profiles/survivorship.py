@@ -58,6 +58,10 @@ class SurvivorshipRules:
     def provenance_columns(self) -> list[str]:
         return [c for a in self.attributes for c in a.provenance_columns]
 
+    @property
+    def prefer_columns(self) -> list[str]:
+        return sorted({a.prefer for a in self.attributes if a.prefer})
+
     @classmethod
     def from_dict(cls, data: dict) -> SurvivorshipRules:
         attributes = []

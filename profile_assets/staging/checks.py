@@ -31,7 +31,8 @@ from dagster import (
 
 from profile_assets.checks import SAMPLE_ROWS, check_result, validate_frame
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
-from profile_assets.staging.unified_schema import SchemaDriftError, build_schema, detect_drift
+from profile_assets.staging.transforms import extract
+from profile_assets.staging.unified_schema import SchemaDriftError, build_schema
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 ROW_COUNTS_TABLE = "ops.table_row_counts"
@@ -159,10 +160,10 @@ def _failed(
 
 
 def _drift_problems(conn: WarehouseConnection, contract: TableContract) -> list[str]:
+    """Drift of a sample, read exactly as staging reads the table (`transforms.extract`)."""
     sample = conn.query_df(f"SELECT * FROM {contract.table} LIMIT {DRIFT_SAMPLE_ROWS}")
-    vendor = sample[[c for c in sample.columns if not c.startswith("_")]]
     try:
-        detect_drift(contract.drift_source, vendor)
+        extract(contract.drift_source, sample)
     except SchemaDriftError as error:
         return [str(p) for p in error.problems]
     return []

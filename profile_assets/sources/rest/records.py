@@ -139,19 +139,22 @@ def parse_records(
         if not isinstance(r, dict)
     ]
     flat = pd.DataFrame({f.name: pd.Series(_column(objects, f.path), dtype=object) for f in fields})
-    reasons = pd.Series([""] * len(objects), dtype=object)
+    problems: list[tuple[str, np.ndarray]] = []  # (reason, rows it applies to)
     columns = {}
     for f in fields:
         values, invalid = _CONVERTERS[f.kind](flat[f.name])
         columns[f.name] = values
-        reasons = reasons.where(~invalid.to_numpy(), reasons + f"{f.name}: not a valid {f.kind}; ")
+        problems.append((f"{f.name}: not a valid {f.kind}", invalid.to_numpy(dtype=bool)))
     rows = pd.DataFrame(columns)
-    reasons = reasons.where(flat[key].notna().to_numpy(), reasons + "missing primary key; ")
-    for name in required:
-        reasons = reasons.where(flat[name].notna().to_numpy(), reasons + f"missing {name}; ")
-    bad = (reasons != "").to_numpy()
+    problems.append(("missing primary key", flat[key].isna().to_numpy()))
+    problems += [(f"missing {name}", flat[name].isna().to_numpy()) for name in required]
+    bad = np.logical_or.reduce([mask for _, mask in problems]) if objects else np.zeros(0, bool)
     rejections += [
-        Rejection(source=source, reason=reason.strip("; "), payload=objects[i])
-        for i, reason in zip(np.flatnonzero(bad), reasons[bad], strict=True)
+        Rejection(
+            source=source,
+            reason="; ".join(reason for reason, mask in problems if mask[i]),
+            payload=objects[i],
+        )
+        for i in np.flatnonzero(bad)
     ]
     return Parsed(rows=rows[~bad].reset_index(drop=True), rejections=rejections)

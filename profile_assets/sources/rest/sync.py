@@ -33,6 +33,7 @@ import pandas as pd
 
 from profile_assets.sources.raw_rows import (
     DELETE,
+    REJECTED_TABLE,
     UPSERT,
     LoadTally,
     Rejection,
@@ -151,7 +152,8 @@ def _commit(
         conn.merge_df(
             rows, stream.table, ["_source_id"], version_columns=[stream.version, "_extracted_at"]
         )
-        quarantine(conn, rejections, run_id=run_id)
+        if rejections or not conn.table_exists(REJECTED_TABLE):
+            quarantine(conn, rejections, run_id=run_id)
         if cursor is not None:
             save_cursor(conn, stream.name, cursor, run_id)
     tally.loaded += len(rows)
@@ -180,16 +182,17 @@ def sync(
         cursor = page.cursor if page.cursor is not None else cursor
         if len(buffer) >= commit_records:
             last = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
-            seen.update(_present_ids(stream, buffer))
+            seen.update(_present_ids(stream, buffer) if full_refresh else ())
             buffer = []
-    if buffer or (cursor is not None and cursor != before):
+    changed = cursor is not None and cursor != before
+    if buffer or changed:
         rows = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
-        seen.update(_present_ids(stream, buffer))
+        seen.update(_present_ids(stream, buffer) if full_refresh else ())
         last = rows if len(rows) else last
     tombstoned = _tombstone_missing(conn, stream, seen, run_id) if full_refresh else 0
     columns = ["_source_id", stream.version, "_op"]
     preview = last[columns].tail(PREVIEW_ROWS) if len(last) else pd.DataFrame(columns=columns)
-    return SyncResult(tally, before, read_cursor(conn, stream.name), tombstoned, preview)
+    return SyncResult(tally, before, cursor if changed else before, tombstoned, preview)
 
 
 def _present_ids(stream: Stream, records: list[Any]) -> set[str]:
