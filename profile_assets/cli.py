@@ -96,5 +96,39 @@ def dev() -> None:
     os.execv(str(dagster), [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1"])
 
 
+@main.command()
+@click.argument("input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "output_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file; .csv or .parquet decides the format.",
+)
+@click.option(
+    "--overrides",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Reviewed must-link / never-link YAML.",
+)
+def resolve(input_path: Path, output_path: Path, overrides: Path | None) -> None:
+    """Resolve any CSV/Parquet file of person records into profiles (no Dagster needed)."""
+    from rich.progress import Progress
+
+    from profile_assets.identity.resolve_file import InputError, resolve_file
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("resolving", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=stage)
+
+        try:
+            result = resolve_file(input_path, output_path, overrides=overrides, progress=report)
+        except InputError as error:
+            raise click.ClickException(str(error)) from error
+    profiles = result.identity_map["profile_id"].nunique()
+    console.print(f"{len(result.identity_map):,} records -> {profiles:,} profiles: {output_path}")
+
+
 if __name__ == "__main__":
     main()

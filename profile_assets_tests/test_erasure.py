@@ -1,6 +1,8 @@
 """Erasure: a person's email, name and phone are gone from every table, the suppression
 record holds no address, and the next extract does not bring the profile back."""
 
+import re
+
 import pandas as pd
 import pytest
 from dagster import materialize
@@ -9,6 +11,7 @@ from profile_assets.profiles.erasure import erase_person, erase_person_job
 from profile_assets.profiles.suppression import (
     email_suppression_hash,
     filter_suppressed,
+    hash_keys,
 )
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.tables import CONTACTS
@@ -20,6 +23,8 @@ from profile_assets_tests.staging_support import raw_tables, staging_world
 def test_filter_suppressed_drops_every_spelling_of_a_suppressed_address():
     contacts = pd.DataFrame(
         {
+            "source": "crm_contacts",
+            "source_record_id": ["1", "2", "3"],
             "email": ["Jane.Doe+news@gmail.com", "jane@example.org", "JDOE@GMAIL.COM"],
             "email_key": ["janedoe@gmail.com", "jane@example.org", None],
         }
@@ -30,6 +35,20 @@ def test_filter_suppressed_drops_every_spelling_of_a_suppressed_address():
     kept = filter_suppressed(contacts, suppressions, salt="s")
     assert kept["email"].tolist() == ["jane@example.org", "JDOE@GMAIL.COM"]
     assert filter_suppressed(contacts, suppressions, salt="other").equals(contacts)
+
+
+def test_filter_suppressed_drops_suppressed_source_records_without_an_address():
+    contacts = pd.DataFrame(
+        {
+            "source": ["support_users", "support_users"],
+            "source_record_id": ["7", "8"],
+            "email": [None, None],
+            "email_key": [None, None],
+        }
+    )
+    hashed = hash_keys(pd.Series(["record:support_users:7"]), salt="s")
+    kept = filter_suppressed(contacts, pd.DataFrame({"suppression_hash": hashed}), salt="s")
+    assert kept["source_record_id"].tolist() == ["8"]
 
 
 def test_suppression_hash_is_salted_and_never_the_address():
@@ -98,28 +117,25 @@ def _people(warehouse, count: int) -> list[dict]:
 
 
 def _occurrences(warehouse, needles: set[str]) -> list[tuple[str, str, str]]:
-    """Every (table, column, needle) where a text rendering of the column contains a needle,
-    in every table of the warehouse (one scan per table)."""
+    """Every (table, column, needle) where a text rendering of the column holds a needle as a
+    whole token (not inside a longer address or name), in every table of the warehouse."""
     tables = query(
         warehouse,
         "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
         "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')",
     )["t"]
-    ordered = sorted(n.lower() for n in needles)
     hits = []
     with warehouse.connection() as conn:
         for table in tables:
-            pairs = [(c, n) for c in conn.columns(table) for n in ordered]
-            counts = conn.query_df(
-                "SELECT "
-                + ", ".join(
-                    f'COUNT(*) FILTER (WHERE contains(lower(CAST("{c}" AS VARCHAR)), ?))'
-                    for c, _ in pairs
-                )
-                + f" FROM {table}",
-                [n for _, n in pairs],
-            ).iloc[0]
-            hits += [(table, c, n) for (c, n), k in zip(pairs, counts, strict=True) if k]
+            for column in conn.columns(table):
+                text = f'lower(CAST("{column}" AS VARCHAR))'
+                for needle in sorted(n.lower() for n in needles):
+                    found = conn.query_df(
+                        f"SELECT {text} AS v FROM {table} WHERE contains({text}, ?)", [needle]
+                    )["v"]
+                    token = re.compile(rf"(?<![\w.+-]){re.escape(needle)}(?![\w.-])")
+                    if any(token.search(v) for v in found):
+                        hits.append((table, column, needle))
     return hits
 
 
@@ -157,7 +173,7 @@ def test_erasure_is_audited_with_its_trigger(erased):
 
 
 def test_suppression_stops_the_next_extract_recreating_the_profile(erased):
-    warehouse, person, *_ = erased
+    warehouse, person, _, report, _ = erased
     raw = raw_tables(staging_world())
     with warehouse.connection() as conn:  # the sources still hold the person: re-extracted
         for source in PERSON_SOURCES:
@@ -172,6 +188,10 @@ def test_suppression_stops_the_next_extract_recreating_the_profile(erased):
         f"({', '.join(repr(e) for e in sorted(person['emails']))})",
     )
     assert mapped["n"].iloc[0] == 0
+    keys = query(
+        warehouse, "SELECT source || ':' || source_record_id AS k FROM identity.identity_map"
+    )
+    assert not set(report.records) & set(keys["k"]), "no erased source record is matched again"
     golden = query(warehouse, "SELECT email, full_name, phone FROM profiles.golden_profiles")
     assert not golden["email"].str.lower().isin(person["emails"]).any()
     assert not golden["phone"].isin(person["phones"]).any()

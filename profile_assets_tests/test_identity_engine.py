@@ -37,7 +37,7 @@ def background_result(background):
 def sandbox_world():
     from profile_assets.sandbox.world import generate_world
 
-    return generate_world(3000, seed=7)
+    return generate_world(10000, seed=7)
 
 
 def _with(background: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
@@ -294,3 +294,23 @@ def test_conflicting_identifiers_are_bridged_only_by_strong_direct_evidence(
     labels = cluster(features, edges, none, Guards(30, 6, 6)).labels
     assert bool(labels[0] == labels[2]) is merged
     assert labels[0] == labels[1] or labels[1] == labels[2]
+
+
+def test_phone_key_is_the_same_line_with_or_without_a_country():
+    from profile_assets.identity.features import _phone_key
+
+    same_line = ["+33 6 55 72 24 76", "06 55 72 24 76", "0033655722476", "+33655722476"]
+    assert {_phone_key(p) for p in same_line} == {"655722476"}
+    assert _phone_key("(212) 555-0100") == _phone_key("+1 212-555-0100") == "2125550100"
+    assert _phone_key("+44 (0)7911 455748") == _phone_key("07911 455748")
+    assert _phone_key("000-0000") is None and _phone_key("12345") is None
+
+
+def test_diminutives_and_prefixes_are_the_same_first_name():
+    import numpy as np
+
+    from profile_assets.identity.nicknames import is_variant
+
+    a = np.array(["bob", "dick", "drew", "jen", "peggy", "tom"], dtype=object)
+    b = np.array(["robert", "richard", "andy", "jennifer", "margaret", "bill"], dtype=object)
+    assert is_variant(a, b).tolist() == [True, True, True, True, True, False]

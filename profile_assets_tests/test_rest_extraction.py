@@ -654,3 +654,33 @@ def test_syncs_run_unchanged_on_snowflake_via_fakesnow(world, sandbox):
                 assert first.tally.balanced and first.tally.read == want
                 assert reconcile.tombstoned == 0
                 assert table.n[0] == table.d[0] == want, stream.name
+
+
+def test_assets_fall_back_to_the_running_sandbox_state(world, sandbox, tmp_path, monkeypatch):
+    """With no connector variables set, the assets reach the sandbox recorded in its state
+    file, as `profile-assets sandbox up` leaves it for `dagster dev`."""
+    from profile_assets.resources import source_resources
+    from profile_assets.sources.rest_assets import crm_deals, support_tickets
+
+    home = tmp_path / "home"
+    (home / "sandbox").mkdir(parents=True)
+    (home / "sandbox" / "state.json").write_text(json.dumps({"env": sandbox.env()}))
+    monkeypatch.setenv("PROFILE_ASSETS_HOME", str(home))
+    for name in sandbox.env():
+        monkeypatch.delenv(name, raising=False)
+    fast = {"config": {"backoff_factor": 0.02, "min_backoff": 0.02}}
+    result = materialize(
+        [crm_deals, support_tickets],
+        resources={
+            "warehouse": DuckDBWarehouse(path=str(tmp_path / "wh.duckdb")),
+            **source_resources(),
+        },
+        run_config={"ops": {"raw__crm_deals": fast, "raw__support_tickets": fast}},
+    )
+    assert result.success
+    for node, source in (
+        ("raw__crm_deals", "crm_deals"),
+        ("raw__support_tickets", "support_tickets"),
+    ):
+        metadata = result.asset_materializations_for_node(node)[0].metadata
+        assert metadata["dagster/row_count"].value == len(expected(world, source))

@@ -10,12 +10,13 @@ Deleted, in one warehouse transaction:
 - by profile id: identity map and events, golden profiles, profile history, and every table of
   the `ml` and `serving` schemas that has a `profile_id` column;
 - by value, in every text column of every table (a sweep, for copies nobody declared, such as
-  quarantined payloads in `ops.rejected_records`): rows containing one of the person's
-  email addresses or phone numbers. Names are not swept: a namesake is another person.
+  quarantined payloads in `ops.rejected_records`): rows whose value is one of the person's
+  email addresses or phone numbers, or holds one as a quoted JSON string. Names are not
+  swept: a namesake is another person.
 
-Kept: a salted hash of the email key in `ops.suppressions` (see suppression.py), so the next
-extract cannot re-create the profile, and one `ops.audit_log` row per erased profile (profile
-ids and counts, no personal values).
+Kept: salted hashes of the person's email keys and record keys in `ops.suppressions` (see
+suppression.py), so the next extract cannot re-create the profile, and one `ops.audit_log`
+row per erased profile (profile ids and counts, no personal values).
 
 Caveat: the Dagster job receives the address as run config, which Dagster's run storage
 keeps; use the CLI (`profile-assets erase --email`) when that matters.
@@ -38,6 +39,7 @@ from profile_assets.profiles.suppression import (
     canonical_email_keys,
     contact_keys,
     hash_keys,
+    record_keys,
 )
 from profile_assets.settings import WAREHOUSE_SCHEMAS
 from profile_assets.staging.transforms import PERSON_SOURCES
@@ -152,7 +154,7 @@ def erase(
         _delete_by_profiles(conn, profiles)
         _sweep(conn, values)
         after = _row_counts(conn)
-        report.suppressions = _suppress(conn, _person_keys(key, mine), salt, run_id)
+        report.suppressions = _suppress(conn, _person_keys(key, mine, records), salt, run_id)
         _audit(conn, report, run_id=run_id, tags=tags)
     report.rows_deleted = {t: n - after.get(t, 0) for t, n in before.items() if n > after.get(t, 0)}
     return report
@@ -236,17 +238,22 @@ def _delete_where_in(
 
 
 def _sweep(conn: WarehouseConnection, values: set[str]) -> None:
-    """Delete rows holding any of `values` (case-insensitive substring) in any text column:
-    one statement per table."""
+    """Delete rows where a text column is one of `values` (case-insensitive) or holds one as
+    a quoted JSON string (quarantined payloads): one statement per table. Whole values, not
+    substrings: "ana@x.com" must not take "hana@x.com" with it."""
     if not values:
         return
     by_table: dict[str, list[str]] = {}
     for table, column in _text_columns(conn):
         if table not in KEPT_TABLES:
             by_table.setdefault(table, []).append(column)
-    literals = [_quote(v) for v in sorted(values)]
+    literals = [(_quote(v), _quote('"' + v + '"')) for v in sorted(values)]
     for table, columns in by_table.items():
-        tests = [f'contains(lower("{c}"), {v})' for c in columns for v in literals]
+        tests = [
+            f'lower(trim("{c}")) = {whole} OR contains(lower("{c}"), {quoted})'
+            for c in columns
+            for whole, quoted in literals
+        ]
         conn.execute(f"DELETE FROM {table} WHERE {' OR '.join(tests)}")
 
 
@@ -290,11 +297,12 @@ def _row_counts(conn: WarehouseConnection) -> dict[str, int]:
     return {t: conn.row_count(t) for t in tables if not t.split(".")[1].startswith("_")}
 
 
-def _person_keys(key: str, records: pd.DataFrame) -> list[str]:
-    """The requested key and every other email key of the person's records: any of their
-    addresses would otherwise bring a part of the profile back."""
-    others = contact_keys(records).dropna() if len(records) else pd.Series(dtype=object)
-    return sorted({key, *others})
+def _person_keys(key: str, contacts: pd.DataFrame, records: pd.DataFrame) -> list[str]:
+    """The requested key, every other email key of the person's contacts (any of their
+    addresses would otherwise bring a part of the profile back) and their record keys (for
+    records without an address)."""
+    emails = contact_keys(contacts).dropna() if len(contacts) else pd.Series(dtype=object)
+    return sorted({key, *emails, *record_keys(records)})
 
 
 def _suppress(conn: WarehouseConnection, keys: list[str], salt: str | None, run_id: str) -> int:

@@ -1,11 +1,14 @@
 """Suppression of erased people: a one-way key that stops their profile coming back.
 
 After an erasure we must not keep the address, yet the next extract will bring the person's
-records back from the source systems. `ops.suppressions` keeps a salted SHA-256 of the
-canonical email key (the same key identity matching uses, so "J.Doe+news@gmail.com" and
-"jdoe@gmail.com" are one suppression); staging and identity drop every record whose key
-hashes to a suppressed value. Without the salt the hashes cannot be tested against a list of
-known addresses.
+records back from the source systems. `ops.suppressions` keeps salted SHA-256 hashes of
+- the canonical email keys of the person (the key identity matching uses, so
+  "J.Doe+news@gmail.com" and "jdoe@gmail.com" are one suppression): a new record with the
+  address in any system is dropped;
+- their source record keys ("record:<source>:<id>"): the same source rows, re-extracted, are
+  dropped even when they carry no address (a phone-only help-desk user).
+Staging and identity drop every record whose keys hash to a suppressed value. Without the
+salt the hashes cannot be tested against a list of known addresses.
 
 The salt comes from PROFILE_ASSETS_SUPPRESSION_SALT. The default below is for local
 development and tests only: production must set its own secret, and must never change it
@@ -62,16 +65,24 @@ def contact_keys(contacts: pd.DataFrame) -> pd.Series:
     return key
 
 
+def record_keys(contacts: pd.DataFrame) -> pd.Series:
+    """Each contact's source record key, as suppressed: "record:<source>:<source_record_id>"."""
+    source, record_id = contacts["source"].astype(str), contacts["source_record_id"].astype(str)
+    return "record:" + source + ":" + record_id
+
+
 def filter_suppressed(
     contacts_df: pd.DataFrame, suppressions_df: pd.DataFrame | None, salt: str | None = None
 ) -> pd.DataFrame:
-    """`contacts_df` (staging.contacts rows: `email`, `email_key`) without suppressed people.
+    """`contacts_df` (staging.contacts rows: `source`, `source_record_id`, `email`,
+    `email_key`) without the records of erased people.
 
     `suppressions_df`: rows of ops.suppressions (`suppression_hash`). Call it wherever person
     records enter the warehouse's derived layers (staging.contacts, identity).
     """
     if suppressions_df is None or suppressions_df.empty or contacts_df.empty:
         return contacts_df
-    hashed = hash_keys(contact_keys(contacts_df), salt)
-    suppressed = hashed.isin(set(suppressions_df["suppression_hash"]))
-    return contacts_df[~suppressed.to_numpy()]
+    suppressed_hashes = set(suppressions_df["suppression_hash"])
+    by_email = hash_keys(contact_keys(contacts_df), salt).isin(suppressed_hashes)
+    by_record = hash_keys(record_keys(contacts_df), salt).isin(suppressed_hashes)
+    return contacts_df[~(by_email | by_record).to_numpy()]

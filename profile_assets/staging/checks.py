@@ -10,8 +10,9 @@ Policy (also in the README):
   later): a drifted schema, a required column missing, a duplicate or null primary key, or a
   table that is empty although it had rows when last checked.
 
-Checks read only what they need (the key and required columns; a 1,000-row sample for drift)
-so they stay cheap at a million people.
+The blocking contract reads only what it needs (key and required columns, a 1,000-row sample
+for drift), so it stays cheap at a million people; the warn-only value check reads the table.
+Row counts per check and run are kept in `ops.table_row_counts` ("previously non-empty").
 """
 
 from collections.abc import Sequence
