@@ -167,14 +167,27 @@ def vary_email_case(rng: np.random.Generator, emails: np.ndarray, p: float) -> N
 def make_unique(rng: np.random.Generator, emails: np.ndarray, plus: bool = True) -> None:
     """Later duplicates get a number: as a plus-tag where a source refuses a second account
     with the same address, or in the name where a mail provider refuses a taken one. Expects
-    lowercase addresses (run it before case dirt, which cannot create new collisions)."""
+    lowercase addresses (run it before case dirt, which cannot create new collisions).
+    A mail provider counts an address as taken by mailbox (gmail ignores dots; a +tag reaches
+    the untagged mailbox); a source refusing a second account compares exact addresses."""
     while True:
         values = pd.Series(emails, dtype=object)
+        values = values if plus else _mailbox(values)
         where = np.flatnonzero(values.duplicated().to_numpy() & values.notna().to_numpy())
         if len(where) == 0:
             return
         numbers = rng.integers(1, 10_000, len(where))
         apply(emails, where, _plus_number if plus else _number, numbers)
+
+
+GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+
+
+def _mailbox(emails: pd.Series) -> pd.Series:
+    local, _, domain = (emails.str.partition("@")[i] for i in range(3))
+    local = local.str.partition("+")[0]
+    local = local.where(~domain.isin(GMAIL_DOMAINS), local.str.replace(".", "", regex=False))
+    return (local + "@" + domain).where(emails.notna())
 
 
 def _plus_number(email: str, number: int) -> str:
