@@ -97,6 +97,18 @@ def dev() -> None:
 
 
 @main.command()
+@click.option("--email", required=True, help="Any address the person used.")
+def erase(email: str) -> None:
+    """Erase a person (GDPR/CCPA) everywhere and suppress them in later extracts."""
+    from profile_assets.profiles.erasure import erase_person
+
+    report = erase_person(email)
+    console.print(report.summary())
+    if not report.found:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out",
