@@ -64,12 +64,12 @@ def _clients(env: dict):
     ga4 = connect.ga4(
         GA4Resource(
             base_url=env["GA4_BASE_URL"],
+            token_url=env["GA4_TOKEN_URL"],
             property_id=env["GA4_PROPERTY_ID"],
             client_id=env["GA4_CLIENT_ID"],
             client_secret=env["GA4_CLIENT_SECRET"],
         ),
         _retry(),
-        token_url=env["GA4_TOKEN_URL"],
     )
     streams = [
         hubspot.CrmReader(hub, hubspot.CONTACTS).stream(),

@@ -6,7 +6,9 @@ Runs execute in-process: DuckDB has one writer, and a subprocess per step costs 
 
 from dagster import (
     AssetSelection,
+    DefaultScheduleStatus,
     Definitions,
+    build_schedule_from_partitioned_job,
     define_asset_job,
     in_process_executor,
     map_asset_specs,
@@ -19,7 +21,12 @@ from profile_assets.profiles.erasure import erase_person_job
 from profile_assets.resources import resources_for
 from profile_assets.sources.cdc_assets import CDC_ASSETS, storefront_cdc_sensor
 from profile_assets.sources.file_assets import FILE_DROP_ASSETS, file_drop_sensor
-from profile_assets.sources.rest_assets import REST_ASSETS, web_user_days
+from profile_assets.sources.rest_assets import (
+    REST_ASSETS,
+    REST_JOBS,
+    REST_SCHEDULES,
+    web_user_days,
+)
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.checks import RAW_CHECKS, STAGING_CHECKS
 
@@ -56,12 +63,18 @@ web_analytics_backfill = define_asset_job(
     description="GA4 per-user-per-day metrics for a range of days (one run per range).",
 )
 
+# --- schedules ------------------------------------------------------------------------------
+# Yesterday's GA4 day is final by morning (property time); reconciliation runs weekly.
+web_analytics_daily = build_schedule_from_partitioned_job(
+    web_analytics_backfill, hour_of_day=6, default_status=DefaultScheduleStatus.RUNNING
+)
+
 defs = Definitions(
     assets=_owned([*source_assets, *staging_assets, *identity_assets, *profile_assets]),
     asset_checks=asset_checks,
     resources=resources_for(settings.environment()),
     sensors=[storefront_cdc_sensor, file_drop_sensor],
-    schedules=[],
-    jobs=[refresh_profiles, web_analytics_backfill, erase_person_job],
+    schedules=[web_analytics_daily, *REST_SCHEDULES],
+    jobs=[refresh_profiles, web_analytics_backfill, *REST_JOBS, erase_person_job],
     executor=in_process_executor,
 )

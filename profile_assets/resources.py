@@ -39,6 +39,7 @@ class HubSpotResource(SourceResource):
     """HubSpot CRM v3: a private-app token, or OAuth2 client credentials with refresh."""
 
     base_url: str | None = None
+    token_url: str | None = None
     access_token: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
@@ -57,6 +58,7 @@ class GA4Resource(SourceResource):
     """GA4 Data API: OAuth2 client credentials for one property."""
 
     base_url: str | None = None
+    token_url: str | None = None
     property_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
@@ -85,6 +87,7 @@ def source_resources() -> dict[str, ConfigurableResource]:
     return {
         "hubspot": HubSpotResource(
             base_url=_env("HUBSPOT_BASE_URL"),
+            token_url=_env("HUBSPOT_TOKEN_URL"),
             access_token=_env("HUBSPOT_ACCESS_TOKEN"),
             client_id=_env("HUBSPOT_CLIENT_ID"),
             client_secret=_env("HUBSPOT_CLIENT_SECRET"),
@@ -97,6 +100,7 @@ def source_resources() -> dict[str, ConfigurableResource]:
         ),
         "ga4": GA4Resource(
             base_url=_env("GA4_BASE_URL"),
+            token_url=_env("GA4_TOKEN_URL"),
             property_id=_env("GA4_PROPERTY_ID"),
             client_id=_env("GA4_CLIENT_ID"),
             client_secret=_env("GA4_CLIENT_SECRET"),

@@ -66,9 +66,8 @@ def _serve(world):
 @pytest.fixture(scope="module")
 def sandbox(world, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch, _serve(world) as running:
-        # no stray state of a developer's running sandbox; the token URL resources lack
+        # no stray state of a developer's running sandbox
         patch.setenv("PROFILE_ASSETS_HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setenv("GA4_TOKEN_URL", running.env()["GA4_TOKEN_URL"])
         yield running
 
 
@@ -104,6 +103,7 @@ def resources(env: dict, db_path: str) -> dict:
         ),
         "ga4": GA4Resource(
             base_url=env["GA4_BASE_URL"],
+            token_url=env["GA4_TOKEN_URL"],
             property_id=env["GA4_PROPERTY_ID"],
             client_id=env["GA4_CLIENT_ID"],
             client_secret=env["GA4_CLIENT_SECRET"],
@@ -146,7 +146,7 @@ def sync_everything(
             results[stream.name] = sync(
                 conn, stream, run_id=run_id, commit_records=commit_records, **kw
             )
-        client, property_id = connect.ga4(res["ga4"], retry, running.env()["GA4_TOKEN_URL"])
+        client, property_id = connect.ga4(res["ga4"], retry)
         first, last = web_days(running.store.world)
         results["ga4"] = ga4.load_days(
             conn, client, property_id, first, last, run_id=run_id, page_size=20

@@ -8,10 +8,7 @@ OAuth auths refresh on a 401, so a token expiring mid-pagination costs one extra
 
 from __future__ import annotations
 
-import os
-
 from profile_assets.resources import GA4Resource, HubSpotResource, ZendeskResource
-from profile_assets.sandbox_state import sandbox_setting
 from profile_assets.sources.rest.client import (
     BearerTokenAuth,
     HttpBasicAuth,
@@ -23,11 +20,13 @@ from profile_assets.sources.rest.client import (
 )
 
 HUBSPOT_TOKEN_PATH = "/oauth/v1/token"
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 
-def _token_url(env_name: str, default: str) -> str:
-    """Token endpoints are not secrets; GA4's lives on another host than the Data API."""
-    return os.environ.get(env_name) or sandbox_setting(env_name) or default
+def _token_url(resource: HubSpotResource | GA4Resource, env_name: str, default: str) -> str:
+    """The configured token endpoint, else the vendor's (GA4's lives on another host than
+    the Data API)."""
+    return resource.setting("token_url", env_name, required=False) or default
 
 
 def hubspot(resource: HubSpotResource, retry: RetrySettings) -> SourceClient:
@@ -38,7 +37,7 @@ def hubspot(resource: HubSpotResource, retry: RetrySettings) -> SourceClient:
     client_id = resource.setting("client_id", "HUBSPOT_CLIENT_ID")
     secret = resource.setting("client_secret", "HUBSPOT_CLIENT_SECRET")
     refresh = resource.setting("refresh_token", "HUBSPOT_REFRESH_TOKEN", required=False)
-    token_url = _token_url("HUBSPOT_TOKEN_URL", base + HUBSPOT_TOKEN_PATH)
+    token_url = _token_url(resource, "HUBSPOT_TOKEN_URL", base + HUBSPOT_TOKEN_PATH)
     if refresh:
         auth = RefreshingRefreshToken(
             access_token_url=token_url,
@@ -61,17 +60,14 @@ def zendesk(resource: ZendeskResource, retry: RetrySettings) -> SourceClient:
     return make_client(base, auth, retry)
 
 
-def ga4(
-    resource: GA4Resource, retry: RetrySettings, token_url: str | None = None
-) -> tuple[SourceClient, str]:
+def ga4(resource: GA4Resource, retry: RetrySettings) -> tuple[SourceClient, str]:
     """The client and the property id to report on."""
     base = resource.setting("base_url", "GA4_BASE_URL")
     client_id = resource.setting("client_id", "GA4_CLIENT_ID")
     secret = resource.setting("client_secret", "GA4_CLIENT_SECRET")
     property_id = resource.setting("property_id", "GA4_PROPERTY_ID")
     auth = RefreshingClientCredentials(
-        access_token_url=token_url
-        or _token_url("GA4_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+        access_token_url=_token_url(resource, "GA4_TOKEN_URL", GOOGLE_TOKEN_URL),
         client_id=client_id,
         client_secret=secret,
     )
