@@ -175,23 +175,25 @@ def report(query: ReportQuery, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class ResultCache:
-    """Result tables per store version and query, so paging through a report slices a cached
-    table instead of aggregating the world again for every page."""
+    """Result tables per query, so paging through a report slices a cached table instead of
+    aggregating the world again for every page. Rebuilt only when the web table itself is
+    replaced: mutations of other tables (the common case) keep the cache warm."""
 
     max_tables = 32
 
     def __init__(self, store: SandboxStore) -> None:
         self._store = store
-        self._version = -1
+        self._source: pd.DataFrame | None = None
         self._prepared = pd.DataFrame()
         self._tables: dict[tuple, list[dict[str, Any]]] = {}
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
         with self._store.lock:
-            if self._version != self._store.version:
-                self._prepared = prepare(self._store.world.tables["web_user_days"])
+            source = self._store.world.tables["web_user_days"]
+            if source is not self._source:
+                self._prepared = prepare(source)
                 self._tables.clear()
-                self._version = self._store.version
+                self._source = source
             if query.table_key not in self._tables:
                 if len(self._tables) >= self.max_tables:
                     self._tables.clear()
