@@ -73,7 +73,7 @@ def resolve_records(
     if records.empty:
         return _empty_result()
     # Work in record-key order so that the same records in any order give the same result
-    # (random u pairs and tie-breaks are positional); the map goes back to input order.
+    # (tie-breaks are positional); the map goes back to input order.
     order = np.argsort(record_keys(records["source"], records["record_id"]), kind="stable")
     records = records.iloc[order].reset_index(drop=True)
     if isinstance(overrides, str | Path):
@@ -204,9 +204,10 @@ def _estimate(
 ) -> fellegi_sunter.ModelParameters:
     n = features.n
     # Enough random pairs to see chance agreement at the rates that matter (~1e-4) without
-    # the sample dwarfing a small data set; all pairs when there are fewer.
-    sample = min(settings.u_sample_pairs, max(20 * n, 20_000), n * (n - 1) // 2)
-    left, right = fellegi_sunter.random_pairs(max(n, 2), sample, settings.seed)
+    # the sample dwarfing a small data set; all pairs when there are fewer. Drawn by record
+    # key, not position, so that adding records does not re-draw everyone else's sample.
+    sample = min(settings.u_sample_pairs, max(20 * n, 20_000))
+    left, right = fellegi_sunter.hashed_pairs(features.record_keys, sample)
     random_gamma = compare(comparisons, features, left, right)
     chance = fellegi_sunter.chance_agreement(comparisons, features, random_gamma)
     return fellegi_sunter.estimate(

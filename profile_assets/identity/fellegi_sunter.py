@@ -19,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from profile_assets.identity.blocking import pairs_within_groups
 from profile_assets.identity.comparisons import MISSING, Comparison
 from profile_assets.identity.features import Features, combined_key
 
@@ -78,11 +80,25 @@ class ChanceAgreement:
     comparable_pairs: np.ndarray
 
 
-def random_pairs(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    left = rng.integers(0, n, size=size)
-    right = rng.integers(0, n - 1, size=size)
-    right = right + (right >= left)  # never pair a record with itself
+def hashed_pairs(record_keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """About `size` (between size/2 and size) pseudo-random record pairs, chosen by the
+    records' keys rather than their row positions: every record goes to one of 2**bits
+    buckets by a hash of its key, and all pairs inside a bucket are the sample.
+
+    A record's bucket depends on its key alone, so adding records only adds pairs that
+    involve the newcomers: the pairs (and the u they estimate) of everyone else stay put,
+    and no borderline link elsewhere flips because a sample was re-drawn. When the
+    population doubles, `bits` grows by one and every bucket splits in two, so the new
+    sample is a subset of the old one rather than a fresh draw.
+    """
+    n = len(record_keys)
+    if n < 2 or size < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # Expected pairs with B buckets: n^2 / (2B); the smallest power of two within `size`.
+    bits = min(max(int(np.ceil(np.log2(n * n / (2.0 * size)))), 0), 62)
+    hashes = pd.util.hash_array(np.asarray(record_keys, dtype=object))
+    bucket = (hashes >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(n, np.int64)
+    left, right, _ = pairs_within_groups(bucket, n)
     return left, right
 
 
@@ -212,13 +228,87 @@ def _u_estimate(
     return u
 
 
+@dataclass(frozen=True)
+class ValueFrequencies:
+    """Per record, how many records of the whole population share its value of each
+    term-frequency field (`counts`, over `present` records holding one) and its full name.
+
+    Per record rather than per value so that a slice (`subset`) still weighs agreement by
+    the population's frequencies: an incremental run scores a few records that way.
+    """
+
+    counts: dict[str, np.ndarray]
+    present: dict[str, int]
+    full_name: np.ndarray
+    full_name_present: int
+
+    def subset(self, rows: np.ndarray) -> ValueFrequencies:
+        return ValueFrequencies(
+            {name: c[rows] for name, c in self.counts.items()},
+            self.present,
+            self.full_name[rows],
+            self.full_name_present,
+        )
+
+
+def value_frequencies(comparisons: tuple[Comparison, ...], features: Features) -> ValueFrequencies:
+    counts, present = {}, {}
+    for comparison in comparisons:
+        counts[comparison.name], present[comparison.name] = _per_record_counts(
+            features.fields[comparison.tf_field].codes
+        )
+    full_name, full_present = _per_record_counts(
+        combined_key(features, ("first_name", "last_name"))
+    )
+    return ValueFrequencies(counts, present, full_name, full_present)
+
+
+def _per_record_counts(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    held = codes >= 0
+    value_counts = np.bincount(codes[held])
+    out = np.zeros(len(codes), dtype=np.int64)
+    out[held] = value_counts[codes[held]]
+    return out, max(int(held.sum()), 1)
+
+
+def name_chance_share(
+    params: ModelParameters,
+    comparisons: tuple[Comparison, ...],
+    gamma: np.ndarray,
+    frequencies: ValueFrequencies,
+) -> float:
+    """Share of same-full-name pairs that are chance, not one person.
+
+    Records sharing a full name are often one person: only the share of those pairs the
+    model does not explain as matches is chance (as for u at the exact level in EM). Needs
+    every candidate pair, so it is estimated with the model and stored beside it.
+    """
+    both = _both_names_exact(comparisons, gamma)
+    held = frequencies.full_name > 0
+    # Each record of a value held by c records counts 1/c of its c(c-1)/2 pairs.
+    collisions = max(float(((frequencies.full_name[held] - 1) / 2).sum()), 1.0)
+    matched = probability(
+        pattern_weights(gamma[both], params.level_weights()) + params.prior_weight()
+    ).sum()
+    return max(collisions - matched, 1.0) / collisions
+
+
+def _both_names_exact(comparisons: tuple[Comparison, ...], gamma: np.ndarray) -> np.ndarray:
+    names = [c.name for c in comparisons]
+    k_first, k_last = names.index("first_name"), names.index("last_name")
+    return (gamma[:, k_first] == comparisons[k_first].exact_level) & (
+        gamma[:, k_last] == comparisons[k_last].exact_level
+    )
+
+
 def field_weights(
     params: ModelParameters,
     comparisons: tuple[Comparison, ...],
-    features: Features,
+    frequencies: ValueFrequencies,
     gamma: np.ndarray,
     left: np.ndarray,
     tf_comparisons: tuple[str, ...],
+    chance_share: float,
 ) -> np.ndarray:
     """Weight (log2 Bayes factor) per pair and comparison, exact agreement on the comparisons
     in `tf_comparisons` weighted by how common the agreed value is."""
@@ -230,47 +320,36 @@ def field_weights(
         if comparison.name not in tf_comparisons:
             continue
         exact = levels == comparison.exact_level
-        field = features.fields[comparison.tf_field]
-        codes = field.codes
-        value_counts = np.bincount(codes[codes >= 0], minlength=len(field.values))
-        present = max(int(value_counts.sum()), 1)
-        u_value = np.maximum(value_counts[codes[left[exact]]], 1) / present
+        counts = frequencies.counts[comparison.name]
+        u_value = np.maximum(counts[left[exact]], 1) / frequencies.present[comparison.name]
         weights[exact, k] = np.log2(params.m[k][comparison.exact_level] / u_value)
-    _joint_name_frequency(params, comparisons, features, gamma, left, weights)
+    _joint_name_frequency(params, comparisons, frequencies, gamma, left, weights, chance_share)
     return weights
 
 
 def _joint_name_frequency(
     params: ModelParameters,
     comparisons: tuple[Comparison, ...],
-    features: Features,
+    frequencies: ValueFrequencies,
     gamma: np.ndarray,
     left: np.ndarray,
     weights: np.ndarray,
+    chance_share: float,
 ) -> None:
     """Where first and last name both agree exactly, weigh the *full name* by its frequency.
 
     First and last names are not independent (both follow the bearer's language and
     origin), so multiplying their separate frequencies makes "Alfredo Bachmann" look far
-    rarer than it is among people who share a country. The count of the full name, less the
-    share of same-name pairs that are one person, is the honest chance that someone else
-    bears it. In place; each column gets half.
+    rarer than it is among people who share a country. The count of the full name, times
+    the share of same-name pairs that are chance (`name_chance_share`), is the honest chance
+    that someone else bears it. In place; each column gets half.
     """
     names = [c.name for c in comparisons]
     k_first, k_last = names.index("first_name"), names.index("last_name")
     first, last = comparisons[k_first], comparisons[k_last]
-    both = (gamma[:, k_first] == first.exact_level) & (gamma[:, k_last] == last.exact_level)
-    key = combined_key(features, ("first_name", "last_name"))
-    counts = np.bincount(key[key >= 0]).astype(np.float64)
-    present = max(counts.sum(), 1.0)
-    # Records sharing a full name are often one person: only the share of those pairs the
-    # model does not explain as matches is chance (as for u at the exact level in EM).
-    collisions = max((counts * (counts - 1) / 2).sum(), 1.0)
-    matched = probability(
-        pattern_weights(gamma[both], params.level_weights()) + params.prior_weight()
-    ).sum()
-    chance_share = max(collisions - matched, 1.0) / collisions
-    u_joint = np.maximum(counts[key[left[both]]], 1) / present * chance_share
+    both = _both_names_exact(comparisons, gamma)
+    present = frequencies.full_name_present
+    u_joint = np.maximum(frequencies.full_name[left[both]], 1) / present * chance_share
     m_joint = params.m[k_first][first.exact_level] * params.m[k_last][last.exact_level]
     half = np.log2(m_joint / u_joint) / 2
     weights[both, k_first] = half

@@ -47,10 +47,10 @@ class ResolutionSettings:
     max_cluster_size: int = 30
     max_emails_per_profile: int = 6
     max_phones_per_profile: int = 6
-    #: Random record pairs drawn to estimate how often non-matches agree by chance (u).
+    #: At most this many record pairs, drawn by a hash of their keys (stable under
+    #: additions), estimate how often non-matches agree by chance (u).
     u_sample_pairs: int = 300_000
     em_max_iterations: int = 40
     em_tolerance: float = 1e-5
     #: Fields whose exact agreement is weighted by the frequency of the agreed value.
     term_frequency_fields: tuple[str, ...] = ("first_name", "last_name", "dob", "location")
-    seed: int = 42
