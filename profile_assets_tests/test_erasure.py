@@ -179,7 +179,13 @@ def test_suppression_stops_the_next_extract_recreating_the_profile(erased):
         for source in PERSON_SOURCES:
             conn.write_df(raw[source], f"raw.{source}", mode="replace")
     contacts = [a for a in STAGING_ASSETS if a.key == CONTACTS.asset_key]
-    materialize(contacts, resources={"warehouse": warehouse})
+    staged = materialize(contacts, resources={"warehouse": warehouse})
+    skipped = staged.asset_materializations_for_node("staging__contacts")[0].metadata
+    assert skipped["skipped_rows"].value["erased_person_suppressed"] >= person["records"]
+    staging_keys = query(
+        warehouse, "SELECT source || ':' || source_record_id AS k FROM staging.contacts"
+    )
+    assert not set(report.records) & set(staging_keys["k"]), "staging never holds them again"
     run_pipeline(warehouse)
     mapped = query(
         warehouse,

@@ -33,7 +33,8 @@ def sandbox_home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, sandbox_home):
-    """first run -> rerun (nothing changed) -> two new records -> never-link override."""
+    """first run -> rerun (nothing changed) -> two new records (incremental) -> full rebuild
+    -> never-link override."""
     warehouse = staged_warehouse(tmp_path_factory, "identity")
     out = {"warehouse": warehouse, "first": run_pipeline(warehouse, checks=True)}
     out["map_first"] = query(warehouse, MAP_SQL)
@@ -44,6 +45,8 @@ def runs(tmp_path_factory, sandbox_home):
     out["added_ids"] = _add_person(warehouse)
     out["after_addition"] = run_pipeline(warehouse)
     out["map_added"] = query(warehouse, MAP_SQL)
+    out["rebuilt"] = run_pipeline(warehouse, identity={"full_rebuild": True})
+    out["map_rebuilt"] = query(warehouse, MAP_SQL)
     overrides, out["unmerged"] = _never_link_file(warehouse, tmp_path_factory)
     out["overridden"] = run_pipeline(
         warehouse, identity={"overrides_path": str(overrides)}, checks=True
@@ -139,6 +142,20 @@ def test_profile_ids_survive_additions(runs):
     assert 1 <= meta["touched_profiles"] <= 1 + 2 * len(moved)
 
 
+def test_incremental_run_re_resolves_only_new_records_and_equals_full_rebuild(runs):
+    incremental = metadata(runs["after_addition"], "identity/identity_map")
+    assert incremental["mode"] == "incremental"
+    assert 2 <= incremental["re_resolved_records"] <= 10
+    rebuilt = metadata(runs["rebuilt"], "identity/identity_map")
+    assert rebuilt["mode"] == "full"
+    assert rebuilt["re_resolved_records"] == rebuilt["records"]
+    columns = ["source", "source_record_id", "profile_id", "match_rule"]
+    assert runs["map_added"][columns].equals(runs["map_rebuilt"][columns])
+    links = query(runs["warehouse"], "SELECT * FROM identity.match_links")
+    assert not links.duplicated(["left_source", "left_record_id", "right_source",
+                                 "right_record_id"]).any()  # fmt: skip
+
+
 def test_never_link_override_unmerges_on_the_next_run(runs):
     pair = runs["unmerged"]
     after = runs["map_overridden"].set_index(["source", "source_record_id"])
@@ -153,8 +170,10 @@ def test_never_link_override_unmerges_on_the_next_run(runs):
     )
     assert len(events) == 1 and events["reason"].iloc[0]
     assert metadata(runs["overridden"], "identity/match_links")["never_links"] == 1
-    # No record changed: the edited overrides file alone triggered the re-resolution.
-    assert metadata(runs["overridden"], "identity/identity_map")["re_resolved_records"] > 0
+    # No record changed: the edited overrides file alone triggered a full re-resolution.
+    overridden = metadata(runs["overridden"], "identity/identity_map")
+    assert overridden["mode"] == "full"
+    assert overridden["re_resolved_records"] == overridden["records"]
     assert failed_checks(runs["overridden"]) == {}
 
 

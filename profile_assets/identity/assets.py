@@ -10,10 +10,13 @@ One step resolves every live person record with the identity engine and publishe
 Stable ids: the previous map is handed to the engine, which carries ids forward. Overrides:
 the reviewed `schemas/identity_overrides.yaml` is read on every run, so an unmerge
 (never-link) takes effect on the next run. Incremental: when no record was added, changed or
-removed and the overrides did not change, nothing is re-resolved; otherwise the engine
-re-scores all records (its model and value frequencies are estimated on the whole population,
-which keeps incremental and full runs identical) and the metadata counts the profiles touched.
-Downstream, golden profiles are rebuilt only for touched profiles.
+removed and the overrides did not change, nothing is re-resolved. Otherwise a full rebuild
+(`resolve_records`: model estimated afresh, stored in `identity.resolution_state`) runs when
+asked (`full_rebuild: true`), on the first run, or when the overrides file or the engine
+settings changed since the stored model; else an incremental run (`resolve_incremental`)
+re-resolves only the new/changed/removed records and the profiles they touch, with the stored
+model, and leaves every other row as it was. The metadata says which mode ran and how many
+records were re-resolved. Downstream, golden profiles are rebuilt only for touched profiles.
 
 Ground truth is never an input: when the sandbox left one (its state file's `ground_truth`),
 pairwise precision/recall/F1 are computed afterwards and reported as metadata only.
@@ -36,10 +39,16 @@ from dagster import (
 from pydantic import Field
 
 from profile_assets.checks import pandera_table_check
-from profile_assets.identity.engine import ResolutionResult, resolve_records
+from profile_assets.identity.engine import (
+    ResolutionResult,
+    ResolutionState,
+    resolve_incremental,
+    resolve_records,
+)
 from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SINGLETON
 from profile_assets.identity.features import PERSON_FIELDS
 from profile_assets.identity.metrics import pairwise_metrics
+from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.profiles.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.sandbox_state import read_state
 from profile_assets.staging.unified_schema import SCHEMAS_DIR
@@ -51,6 +60,7 @@ IDENTITY_MAP = "identity.identity_map"
 MATCH_LINKS = "identity.match_links"
 RESOLUTION_EVENTS = "identity.resolution_events"
 RESOLUTION_RUNS = "identity.resolution_runs"
+RESOLUTION_STATE = "identity.resolution_state"
 OVERRIDES_PATH = SCHEMAS_DIR / "identity_overrides.yaml"
 RECORD_KEY = ["source", "source_record_id"]
 #: Contact columns the engine matches on; a change in any of them re-resolves the record.
@@ -165,6 +175,31 @@ def overrides_digest(path: str | Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "none"
 
 
+def settings_digest(settings: ResolutionSettings) -> str:
+    """Fingerprint of the engine settings: a stored model is reused only under the same."""
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+
+
+def incremental_links(
+    previous: pd.DataFrame | None, result: ResolutionResult, removed: set
+) -> pd.DataFrame:
+    """match_links after an incremental run: the previous rows that touch no re-resolved or
+    removed record, plus the links of the re-resolved records."""
+    fresh = match_links_frame(result)
+    if previous is None or previous.empty or result.re_resolved is None:
+        return fresh
+    re_resolved = result.re_resolved
+    redone = set(zip(re_resolved["source"], re_resolved["source_record_id"], strict=True))
+    redone |= removed
+
+    def touches(side: str) -> pd.Series:
+        pairs = zip(previous[f"{side}_source"], previous[f"{side}_record_id"], strict=True)
+        return pd.Series([pair in redone for pair in pairs], index=previous.index)
+
+    kept = previous[~(touches("left") | touches("right"))][fresh.columns]
+    return pd.concat([f for f in (kept, fresh) if len(f)] or [fresh], ignore_index=True)
+
+
 def ground_truth_records() -> pd.DataFrame | None:
     """The running sandbox's truth (source, source_id, person_id), if it left one."""
     directory = read_state().get("ground_truth")
@@ -190,6 +225,23 @@ def _last_overrides_digest(conn: WarehouseConnection) -> str | None:
     return conn.scalar(
         f"SELECT overrides_digest FROM {RESOLUTION_RUNS} ORDER BY resolved_at DESC LIMIT 1"
     )
+
+
+def _stored_state(conn: WarehouseConnection, digest: str) -> ResolutionState | None:
+    """The model of the last full rebuild, if it was built with these settings."""
+    if not conn.table_exists(RESOLUTION_STATE):
+        return None
+    row = conn.query_df(f"SELECT state, settings_digest FROM {RESOLUTION_STATE}")
+    if row.empty or row["settings_digest"].iloc[0] != digest:
+        return None
+    return ResolutionState.from_json(row["state"].iloc[0])
+
+
+def _state_row(result: ResolutionResult, digest: str, run_id: str, now) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"state": [result.state.to_json()], "settings_digest": [digest], "run_id": [run_id],
+         "resolved_at": [now]}
+    )  # fmt: skip
 
 
 def _publish(
@@ -257,30 +309,56 @@ def identity_resolution(
         previous = read_table(conn, IDENTITY_MAP)
         changes = changed_records(contacts, previous)
         digest = overrides_digest(config.overrides_path)
-        unchanged = not any(changes.values()) and digest == _last_overrides_digest(conn)
+        overrides_same = digest == _last_overrides_digest(conn)
+        unchanged = not any(changes.values()) and overrides_same
         if unchanged and not config.full_rebuild and previous is not None:
             context.log.info("no person record changed since the last run: nothing re-resolved")
-            yield from _results(previous, None, changes, set(), digest, re_resolved=0)
+            yield from _results(
+                previous, None, changes, set(), digest, re_resolved=0, mode="unchanged"
+            )
             return
-        result = resolve_records(
-            person_records(contacts), previous_map=previous, overrides=config.overrides_path
-        )
+        settings = ResolutionSettings()
+        state = _stored_state(conn, settings_digest(settings))
+        full = config.full_rebuild or previous is None or state is None or not overrides_same
+        records = person_records(contacts)
+        if full:
+            result = resolve_records(
+                records, previous_map=previous, overrides=config.overrides_path, settings=settings
+            )
+            links = match_links_frame(result)
+        else:
+            edited = pd.DataFrame(list(changes["changed"]), columns=["source", "record_id"])
+            result = resolve_incremental(
+                records, edited, previous, state, overrides=config.overrides_path,
+                settings=settings,
+            )  # fmt: skip
+            links = incremental_links(read_table(conn, MATCH_LINKS), result, changes["removed"])
         identity_map = result.identity_map.assign(record_hash=contacts["record_hash"].to_numpy())
         events = result.events.astype({"record_count": "int64"}).assign(
             run_id=run_id, resolved_at=now
         )
+        mode = "full" if full else "incremental"
         run_row = pd.DataFrame(
             {
                 "run_id": [run_id],
                 "resolved_at": [now],
-                "mode": ["full" if config.full_rebuild else "incremental"],
+                "mode": [mode],
                 "records": [len(identity_map)],
                 "overrides_digest": [digest],
             }
         )
-        _publish(conn, identity_map, match_links_frame(result), events, run_row)
+        _publish(conn, identity_map, links, events, run_row)
+        if full:
+            conn.write_df(
+                _state_row(result, settings_digest(settings), run_id, now),
+                RESOLUTION_STATE,
+                mode="replace",
+            )
     touched = touched_profiles(identity_map, previous, changes)
-    yield from _results(identity_map, result, changes, touched, digest, re_resolved=len(contacts))
+    re_resolved = result.stats["re_resolved_records"]
+    yield from _results(
+        identity_map, result, changes, touched, digest, re_resolved=re_resolved, mode=mode
+    )
 
 
 def _results(
@@ -291,8 +369,10 @@ def _results(
     digest: str,
     *,
     re_resolved: int,
+    mode: str,
 ):
     common = {
+        "mode": mode,
         "records": len(identity_map),
         "profiles": int(identity_map["profile_id"].nunique()),
         "re_resolved_records": re_resolved,
@@ -316,6 +396,7 @@ def _results(
         map_meta["model"] = MetadataValue.json(stats["model"])
         map_meta["seconds"] = MetadataValue.json(stats["seconds"])
         map_meta["guarded_components"] = stats["guarded_components"]
+        map_meta["scored_pairs"] = stats["scored_pairs"]
         links_meta |= {
             "dagster/row_count": len(result.links) + len(result.refused_links),
             "links": stats["links_accepted"],

@@ -9,6 +9,7 @@ sees ground truth; everything it needs is estimated on the records it is given.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from profile_assets.identity.comparisons import (
     default_comparisons,
     identity_conflict,
 )
-from profile_assets.identity.features import Features, build_features, record_keys
+from profile_assets.identity.features import CodedField, Features, build_features, record_keys
 from profile_assets.identity.overrides import Overrides, load_overrides, pair_indices
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.identity.stable_ids import assign_profile_ids
@@ -38,17 +39,42 @@ IDENTIFIER_FIELDS = ("email", "phone", "link_id")
 Progress = Callable[[str, float], None]
 
 
+@dataclass(frozen=True)
+class ResolutionState:
+    """What a full resolution learned that an incremental run reuses: the model (m, u,
+    prior) and the share of same-full-name pairs that are chance. Value frequencies are
+    recounted on every run (a bincount), so they always describe the current population."""
+
+    model: fellegi_sunter.ModelParameters
+    name_chance_share: float
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"model": self.model.as_dict(), "name_chance_share": self.name_chance_share}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ResolutionState:
+        data = json.loads(text)
+        return cls(fellegi_sunter.ModelParameters.from_dict(data["model"]),
+                   float(data["name_chance_share"]))  # fmt: skip
+
+
 @dataclass
 class ResolutionResult:
     """identity_map: one row per input record, in input order (IDENTITY_MAP_COLUMNS).
     links: accepted links between records; refused_links: links a guard or conflict refused;
-    events: merges/splits against the previous map; stats: counts, timings and the model."""
+    events: merges/splits against the previous map; stats: counts, timings and the model;
+    state: the model a later `resolve_incremental` reuses."""
 
     identity_map: pd.DataFrame
     links: pd.DataFrame
     refused_links: pd.DataFrame
     events: pd.DataFrame
     stats: dict = field(default_factory=dict)
+    #: Records this run re-resolved (source, source_record_id); None when it resolved all.
+    re_resolved: pd.DataFrame | None = None
+    state: ResolutionState | None = None
 
 
 def resolve_records(
@@ -64,29 +90,15 @@ def resolve_records(
     `records`: `record_id` (required), `source` (optional), any of the canonical person
     fields (`features.PERSON_FIELDS`) and optionally `link_id`. `previous_map`: an earlier
     identity map (`source`, `source_record_id`, `profile_id`) whose ids are carried forward.
-    `overrides`: an `Overrides` or the path of the reviewed overrides YAML.
+    `overrides`: an `Overrides` or the path of the reviewed overrides YAML. The result's
+    `state` lets `resolve_incremental` reuse this run's model.
     """
     settings = settings or ResolutionSettings()
-    report = progress or (lambda stage, fraction: None)
-    timer = _Timer(report)
-    records = _validated(records)
-    if records.empty:
+    timer = _Timer(progress or (lambda stage, fraction: None))
+    prepared = _prepare(records, overrides, settings)
+    if prepared is None:
         return _empty_result()
-    # Work in record-key order so that the same records in any order give the same result
-    # (tie-breaks are positional); the map goes back to input order.
-    order = np.argsort(record_keys(records["source"], records["record_id"]), kind="stable")
-    records = records.iloc[order].reset_index(drop=True)
-    if isinstance(overrides, str | Path):
-        overrides = load_overrides(overrides)
-    overrides = overrides or Overrides()
-
-    features = build_features(records)
-    capped = blocking.cap_frequent_values(
-        features, IDENTIFIER_FIELDS, settings.max_records_per_identifier
-    )
-    shared = blocking.drop_shared_values(
-        features, ("email", "phone"), settings.max_records_per_identifier, identity_conflict
-    )
+    features = prepared.features
     timer.lap("features", 0.15)
 
     candidates = blocking.candidate_pairs(
@@ -99,14 +111,251 @@ def resolve_records(
     timer.lap("comparisons", 0.55)
 
     model = _estimate(comparisons, features, gamma, settings)
-    weights = fellegi_sunter.field_weights(
-        model, comparisons, features, gamma, candidates.left, settings.term_frequency_fields
+    frequencies = fellegi_sunter.value_frequencies(comparisons, features)
+    state = ResolutionState(
+        model, fellegi_sunter.name_chance_share(model, comparisons, gamma, frequencies)
     )
-    log2_odds = model.prior_weight() + weights.sum(axis=1)
-    probability = fellegi_sunter.probability(log2_odds)
+    scores = _score(state, comparisons, frequencies, gamma, candidates.left, settings)
+    timer.lap("scoring", 0.7)
+    result = _resolve_scored(
+        prepared, candidates, gamma, scores, state, _previous_ids(previous_map), settings, timer
+    )
+    result.identity_map = result.identity_map.iloc[np.argsort(prepared.order)].reset_index(
+        drop=True
+    )
+    result.stats["re_resolved_records"] = features.n
+    result.stats["scored_pairs"] = len(candidates.left)
+    return result
+
+
+def resolve_incremental(
+    records: pd.DataFrame,
+    changed_keys: pd.DataFrame,
+    previous_map: pd.DataFrame,
+    state: ResolutionState,
+    *,
+    overrides: Overrides | str | Path | None = None,
+    settings: ResolutionSettings | None = None,
+    progress: Progress | None = None,
+) -> ResolutionResult:
+    """Re-resolve only what changed since `previous_map` (the map of a run whose model is
+    `state`): records in `changed_keys` (`source`, `record_id`: edited records), records
+    absent from the previous map (new) and the previous profiles of records now gone.
+
+    The affected set starts with those records and every record of their previous profiles,
+    and grows to the previous profiles of any record they link to, until no link leaves it.
+    Only candidate pairs touching it are scored, with the stored model and the current value
+    frequencies; only it is re-clustered. Everything else keeps its previous row. Blocking
+    and value frequencies still see every record, so that block-size caps and term
+    frequencies are those of a full run. A full `resolve_records` gives the same profiles
+    unless the change moves the model itself (then rebuild: new settings, new overrides).
+    """
+    settings = settings or ResolutionSettings()
+    timer = _Timer(progress or (lambda stage, fraction: None))
+    prepared = _prepare(records, overrides, settings)
+    if prepared is None:
+        return _empty_result()
+    features = prepared.features
+    previous = _previous_ids(previous_map)
+    if previous is None:
+        raise ValueError("an incremental run needs the previous identity map")
+    keys = features.record_keys
+    edited = record_keys(changed_keys["source"].astype(str), changed_keys["record_id"])
+    prev_profile = previous.reindex(keys).to_numpy(object)
+    changed = np.isin(keys, edited) | pd.isna(prev_profile)
+    gone = previous[~previous.index.isin(keys)]
+    touched = set(prev_profile[changed & ~pd.isna(prev_profile)]) | set(gone)
+    affected = changed | np.isin(prev_profile, list(touched))
+    timer.lap("features", 0.2)
+
+    candidates = blocking.candidate_pairs(
+        features, settings.blocking_rules, settings.max_block_size
+    )
+    must = pair_indices(prepared.overrides.must_link, keys)
+    timer.lap("blocking", 0.4)
+
+    comparisons = default_comparisons()
+    frequencies = fellegi_sunter.value_frequencies(comparisons, features)
+    scored = _PairScores.empty(len(comparisons))
+    done = np.zeros(len(candidates.left), dtype=bool)
+    while True:
+        touching = affected[candidates.left] | affected[candidates.right]
+        todo = np.nonzero(touching & ~done)[0]
+        done[todo] = True
+        gamma = compare(comparisons, features, candidates.left[todo], candidates.right[todo])
+        scores = _score(state, comparisons, frequencies, gamma, candidates.left[todo], settings)
+        scored = scored.extend(todo, gamma, scores)
+        linked = scored.pairs[scored.scores[2] >= settings.link_threshold]
+        ends = np.concatenate([candidates.left[linked], candidates.right[linked], *must[:2]])
+        reached = np.zeros(features.n, dtype=bool)
+        reached[ends] = True
+        reached |= affected
+        grown = reached | np.isin(prev_profile, list(set(prev_profile[reached])))
+        if (grown == affected).all():
+            break
+        affected = grown
     timer.lap("scoring", 0.7)
 
-    links, refused_pairs = _links(comparisons, candidates, gamma, probability, settings)
+    rows = np.nonzero(affected)[0]
+    sub_prepared, sub_candidates, sub_gamma, sub_scores = _subproblem(
+        prepared, candidates, scored, rows
+    )
+    sub_previous = previous[previous.isin(set(prev_profile[rows]) | touched)]
+    result = _resolve_scored(
+        sub_prepared, sub_candidates, sub_gamma, sub_scores, state, sub_previous, settings, timer
+    )
+    kept = previous_map[
+        pd.Index(record_keys(previous_map["source"], previous_map["source_record_id"])).isin(
+            keys[~affected]
+        )
+    ][IDENTITY_MAP_COLUMNS]
+    combined = pd.concat([kept, result.identity_map], ignore_index=True)
+    combined.index = record_keys(combined["source"], combined["source_record_id"])
+    input_keys = keys[np.argsort(prepared.order)]
+    result.identity_map = combined.loc[input_keys].reset_index(drop=True)
+    result.re_resolved = sub_prepared.records[["source", "record_id"]].rename(
+        columns={"record_id": "source_record_id"}
+    )
+    result.stats |= {
+        "records": features.n,
+        "profiles": int(result.identity_map["profile_id"].nunique()),
+        "re_resolved_records": len(rows),
+        "scored_pairs": len(scored.pairs),
+        "candidate_pairs": len(candidates.left),
+    }
+    return result
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Validated records in record-key order (`order`: input row of each), their features
+    (with shared identifier values removed) and the overrides."""
+
+    records: pd.DataFrame
+    order: np.ndarray
+    features: Features
+    overrides: Overrides
+    capped: dict[str, int]
+    shared: dict[str, int]
+
+
+def _prepare(
+    records: pd.DataFrame,
+    overrides: Overrides | str | Path | None,
+    settings: ResolutionSettings,
+) -> _Prepared | None:
+    records = _validated(records)
+    if records.empty:
+        return None
+    # Work in record-key order so that the same records in any order give the same result
+    # (tie-breaks are positional); maps go back to input order.
+    order = np.argsort(record_keys(records["source"], records["record_id"]), kind="stable")
+    records = records.iloc[order].reset_index(drop=True)
+    if isinstance(overrides, str | Path):
+        overrides = load_overrides(overrides)
+    features = build_features(records)
+    capped = blocking.cap_frequent_values(
+        features, IDENTIFIER_FIELDS, settings.max_records_per_identifier
+    )
+    shared = blocking.drop_shared_values(
+        features, ("email", "phone"), settings.max_records_per_identifier, identity_conflict
+    )
+    return _Prepared(records, order, features, overrides or Overrides(), capped, shared)
+
+
+@dataclass(frozen=True)
+class _Scores:
+    weights: np.ndarray
+    log2_odds: np.ndarray
+    probability: np.ndarray
+
+
+def _score(
+    state: ResolutionState,
+    comparisons: tuple[Comparison, ...],
+    frequencies: fellegi_sunter.ValueFrequencies,
+    gamma: np.ndarray,
+    left: np.ndarray,
+    settings: ResolutionSettings,
+) -> _Scores:
+    weights = fellegi_sunter.field_weights(
+        state.model, comparisons, frequencies, gamma, left, settings.term_frequency_fields,
+        state.name_chance_share,
+    )  # fmt: skip
+    log2_odds = state.model.prior_weight() + weights.sum(axis=1)
+    return _Scores(weights, log2_odds, fellegi_sunter.probability(log2_odds))
+
+
+@dataclass(frozen=True)
+class _PairScores:
+    """Scores of the candidate pairs (by index) an incremental run has looked at so far."""
+
+    pairs: np.ndarray
+    gamma: np.ndarray
+    scores: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def empty(cls, width: int) -> _PairScores:
+        return cls(np.zeros(0, np.int64), np.zeros((0, width), np.int8),
+                   (np.zeros((0, width)), np.zeros(0), np.zeros(0)))  # fmt: skip
+
+    def extend(self, pairs: np.ndarray, gamma: np.ndarray, scores: _Scores) -> _PairScores:
+        new = (scores.weights, scores.log2_odds, scores.probability)
+        return _PairScores(
+            np.concatenate([self.pairs, pairs]),
+            np.concatenate([self.gamma, gamma.astype(self.gamma.dtype)]),
+            tuple(np.concatenate([a, b]) for a, b in zip(self.scores, new, strict=True)),
+        )
+
+
+def _subproblem(
+    prepared: _Prepared, candidates: blocking.Candidates, scored: _PairScores, rows: np.ndarray
+) -> tuple[_Prepared, blocking.Candidates, np.ndarray, _Scores]:
+    """The records `rows` (sorted) as a problem of their own, with the scored candidate
+    pairs between them renumbered (order kept: renumbering is monotonic)."""
+    position = np.full(prepared.features.n, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    inside = (position[candidates.left[scored.pairs]] >= 0) & (
+        position[candidates.right[scored.pairs]] >= 0
+    )
+    keep = np.nonzero(inside)[0]
+    keep = keep[np.argsort(scored.pairs[keep], kind="stable")]
+    pairs = scored.pairs[keep]
+    features = Features(
+        prepared.features.record_keys[rows],
+        {name: CodedField(f.codes[rows], f.values) for name, f in prepared.features.fields.items()},
+    )
+    sub = _Prepared(
+        prepared.records.iloc[rows].reset_index(drop=True), np.arange(len(rows)), features,
+        prepared.overrides, prepared.capped, prepared.shared,
+    )  # fmt: skip
+    sub_candidates = blocking.Candidates(
+        left=position[candidates.left[pairs]],
+        right=position[candidates.right[pairs]],
+        rule_mask=candidates.rule_mask[pairs],
+        rule_names=candidates.rule_names,
+        pairs_per_rule=candidates.pairs_per_rule,
+        skipped_blocks_per_rule=candidates.skipped_blocks_per_rule,
+    )
+    weights, log2_odds, probability = (a[keep] for a in scored.scores)
+    return sub, sub_candidates, scored.gamma[keep], _Scores(weights, log2_odds, probability)
+
+
+def _resolve_scored(
+    prepared: _Prepared,
+    candidates: blocking.Candidates,
+    gamma: np.ndarray,
+    scores: _Scores,
+    state: ResolutionState,
+    previous: pd.Series | None,
+    settings: ResolutionSettings,
+    timer: _Timer,
+) -> ResolutionResult:
+    """Scored candidates -> links -> guarded clusters -> stable ids -> identity map (in
+    record-key order)."""
+    records, features, overrides = prepared.records, prepared.features, prepared.overrides
+    comparisons = default_comparisons()
+    links, refused_pairs = _links(comparisons, candidates, gamma, scores.probability, settings)
     must = pair_indices(overrides.must_link, features.record_keys)
     never = pair_indices(overrides.never_link, features.record_keys)
     links = _with_must_links(links, must[:2])
@@ -118,14 +367,12 @@ def resolve_records(
 
     refused = pd.concat([f for f in (refused_pairs, clusters.refused) if len(f)] or [refused_pairs],
                         ignore_index=True)  # fmt: skip
-    previous = _previous_ids(previous_map)
     profile_ids, events = assign_profile_ids(features.record_keys, clusters.labels, previous)
     events = _with_reasons(events, refused, features, previous)
     identity_map = _identity_map(
-        records, features, comparisons, candidates, gamma, weights, log2_odds, probability,
-        links, clusters.labels, profile_ids, model.prior_weight(),
+        records, features, comparisons, candidates, gamma, scores.weights, scores.log2_odds,
+        scores.probability, links, clusters.labels, profile_ids, state.model.prior_weight(),
     )  # fmt: skip
-    identity_map = identity_map.iloc[np.argsort(order)].reset_index(drop=True)
     timer.lap("identity_map", 1.0)
 
     stats = {
@@ -134,8 +381,8 @@ def resolve_records(
         "candidate_pairs": len(candidates.left),
         "pairs_per_rule": candidates.pairs_per_rule,
         "skipped_blocks_per_rule": candidates.skipped_blocks_per_rule,
-        "frequent_identifier_values_removed": capped,
-        "shared_identifier_values_removed": shared,
+        "frequent_identifier_values_removed": prepared.capped,
+        "shared_identifier_values_removed": prepared.shared,
         "links_accepted": int((~links.forced).sum()),
         "must_links": int(links.forced.sum()),
         "never_links": len(never[0]),
@@ -143,7 +390,7 @@ def resolve_records(
         "links_refused": refused["reason"].value_counts().to_dict(),
         "guarded_components": clusters.guarded_components,
         "largest_profile": int(np.bincount(clusters.labels).max()) if features.n else 0,
-        "model": model.as_dict(),
+        "model": state.model.as_dict(),
         "seconds": timer.seconds,
     }
     return ResolutionResult(
@@ -152,6 +399,7 @@ def resolve_records(
         refused_links=_refused_frame(records, refused),
         events=events,
         stats=stats,
+        state=state,
     )
 
 

@@ -48,6 +48,21 @@ class ModelParameters:
     def prior_weight(self) -> float:
         return float(np.log2(self.prior / (1 - self.prior)))
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelParameters:
+        """Inverse of `as_dict` (what a run stores so that the next one can reuse it)."""
+        comparisons = data["comparisons"]
+        levels = [list(per_level.items()) for per_level in comparisons.values()]
+        return cls(
+            comparison_names=tuple(comparisons),
+            level_names=tuple(tuple(name for name, _ in lv) for lv in levels),
+            m=tuple(np.array([v["m"] for _, v in lv]) for lv in levels),
+            u=tuple(np.array([v["u"] for _, v in lv]) for lv in levels),
+            prior=float(data["prior"]),
+            iterations=int(data["iterations"]),
+            expected_matches=float(data["expected_matches"]),
+        )
+
     def as_dict(self) -> dict:
         """JSON-ready summary for metadata: m, u and weight per level."""
         return {

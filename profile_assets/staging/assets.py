@@ -8,7 +8,7 @@ is written; a refused row never does (see the policy in `checks.py`).
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from dagster import (
@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from profile_assets.profiles.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.sources.raw_rows import quarantine
 from profile_assets.staging import transforms
 from profile_assets.staging.tables import (
@@ -132,9 +133,25 @@ def run_step(
                 "problems": MetadataValue.md("\n".join(f"- {p}" for p in error.problems)),
             },
         ) from error
+    if step.table is CONTACTS:
+        staged = without_erased(conn, staged)
     quarantine(conn, staged.rejections, run_id=run_id)
     publish(conn, staged.frame, step.table.table)
     return staged, missing
+
+
+def without_erased(conn: WarehouseConnection, staged: transforms.Staged) -> transforms.Staged:
+    """Erased people stay erased: their records, extracted again from a source that still
+    holds them, never reach staging (counted as skipped, never quarantined: that would keep
+    the very personal data the erasure removed)."""
+    if not conn.table_exists(SUPPRESSIONS_TABLE):
+        return staged
+    kept = filter_suppressed(staged.frame, conn.query_df(f"SELECT * FROM {SUPPRESSIONS_TABLE}"))
+    erased = len(staged.frame) - len(kept)
+    if not erased:
+        return staged
+    skipped = {**staged.skipped, "erased_person_suppressed": erased}
+    return replace(staged, frame=kept.reset_index(drop=True), skipped=skipped)
 
 
 def publish(conn: WarehouseConnection, frame: pd.DataFrame, table: str) -> None:
