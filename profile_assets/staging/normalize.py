@@ -39,7 +39,7 @@ def _to_object(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), None)
 
 
-def _clean_text(series: pd.Series) -> pd.Series:
+def clean_text(series: pd.Series) -> pd.Series:
     """Strings, NFKC-normalized, whitespace collapsed and trimmed; "" becomes null."""
     text = series.astype("string").str.normalize("NFKC")
     text = text.str.replace(r"\s+", " ", regex=True).str.strip()
@@ -76,7 +76,7 @@ def _validate_email(address: str) -> tuple[str, bool, str | None]:
 
 
 def _clean_email(emails: pd.Series) -> pd.Series:
-    return _clean_text(emails).str.replace(r"(@[^@]+?)\.+$", r"\1", regex=True)
+    return clean_text(emails).str.replace(r"(@[^@]+?)\.+$", r"\1", regex=True)
 
 
 def normalize_email(emails: pd.Series) -> pd.DataFrame:
@@ -296,7 +296,7 @@ def normalize_phone(phones: pd.Series, default_region: str | pd.Series = "US") -
     Letters are read as keypad digits as phonenumbers does ("1-800-FLOWERS"); extensions are
     dropped from `phone` (E.164 has none) but stay in `phone_raw`.
     """
-    raw = _clean_text(phones)
+    raw = clean_text(phones)
     region = pd.Series(default_region, index=raw.index).astype("string").str.upper().fillna("")
     # Punctuation does not change how a number parses; dropping it first lets "(212) 555-0100"
     # and "212.555.0100" share one parse.
@@ -384,7 +384,7 @@ def normalize_name(names: pd.Series) -> pd.Series:
     hyphens, with particles (van, de, von, da...) lowercase when another word follows.
     Mixed-case words ("McDonald", "DeVito") and non-Latin scripts are kept as written.
     """
-    return _map_unique(_clean_text(names), _case_name)
+    return _map_unique(clean_text(names), _case_name)
 
 
 def _bare(word: str) -> str:
@@ -416,7 +416,7 @@ def split_full_name(names: pd.Series) -> pd.DataFrame:
     surname. Titles (Dr, Mrs) and suffixes (Jr, III) are dropped. CJK names are family name
     first; written without a space they stay unsplit (both <NA>). A single word is a first name.
     """
-    parts = _map_unique(_clean_text(names), _split_name)
+    parts = _map_unique(clean_text(names), _split_name)
     present = parts.notna()
     return pd.DataFrame(
         {
@@ -452,7 +452,7 @@ def name_phonetic_key(names: pd.Series) -> pd.Series:
     Particles are skipped ("van Beethoven" keys as "Beethoven"), accents folded; names with no
     Latin letters key as their case-folded text.
     """
-    return _map_unique(_clean_text(names), _soundex)
+    return _map_unique(clean_text(names), _soundex)
 
 
 # --------------------------------------------------------------------------- places
@@ -488,7 +488,7 @@ def normalize_country(countries: pd.Series) -> pd.Series:
     "USA", "U.K.", "Deutschland", "the Netherlands", "gb", "DEU" all resolve.
     """
     index = _country_index()
-    return _map_unique(_clean_text(countries), lambda c: index.get(fold_key(c)))
+    return _map_unique(clean_text(countries), lambda c: index.get(fold_key(c)))
 
 
 # country -> (pattern on the upper-cased, space-collapsed code, replacement, zero-pad width)
@@ -507,7 +507,7 @@ def normalize_postcode(postcodes: pd.Series, countries: str | pd.Series) -> pd.S
     "02134"); codes that do not fit their country's pattern, and other countries, are only
     trimmed and upper-cased.
     """
-    text = _clean_text(postcodes).str.upper()
+    text = clean_text(postcodes).str.upper()
     country = pd.Series(countries, index=text.index).astype("string")
     out = text.copy()
     for code, (pattern, repl, width) in _POSTCODE_RULES.items():
@@ -557,7 +557,7 @@ def to_utc(values: pd.Series, source_tz: str) -> pd.Series:
     if values.dtype.kind == "M":
         return _localize(values.astype("datetime64[ns]"), source_tz)
     # Strings and Python datetimes alike: str() of an aware datetime ends in its offset.
-    text = _clean_text(values)
+    text = clean_text(values)
     aware = text.str.contains(_OFFSET_SUFFIX, regex=True).fillna(False).astype(bool)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     if aware.any():

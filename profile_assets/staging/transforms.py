@@ -186,7 +186,7 @@ def _ids(values: pd.Series) -> pd.Series:
 
 def _text(values: pd.Series) -> pd.Series:
     """Free text (addresses, cities, states): NFKC, whitespace collapsed, blanks null."""
-    text = nz._clean_text(values)  # noqa: SLF001 - normalize.py's one text cleaner
+    text = nz.clean_text(values)
     return text.astype(object).where(text.notna(), None)
 
 
