@@ -33,27 +33,14 @@ from dagster import (
 from profile_assets.checks import SAMPLE_ROWS, check_result, validate_frame
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
 from profile_assets.staging.transforms import extract
-from profile_assets.staging.unified_schema import SchemaDriftError, build_schema
+from profile_assets.staging.unified_schema import SchemaDriftError, build_schema, source_tables
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 ROW_COUNTS_TABLE = "ops.table_row_counts"
 DRIFT_SAMPLE_ROWS = 1000
 
-#: Every raw table staging reads, by the name of its source mapping in `schemas/sources/`.
-RAW_TABLES = (
-    "crm_contacts",
-    "crm_deals",
-    "support_users",
-    "support_tickets",
-    "web_user_days",
-    "storefront_customers",
-    "storefront_carts",
-    "storefront_cart_items",
-    "storefront_orders",
-    "storefront_order_items",
-    "file_contacts",
-    "file_orders",
-)
+#: Every raw table staging reads: one per source mapping in `schemas/sources/`.
+RAW_TABLES = tuple(source_tables())
 RAW_KEY = ("_source_id",)
 RAW_REQUIRED = ("_source_id", "_extracted_at", "_run_id", "_op")
 
