@@ -31,8 +31,10 @@ def run_demo(*, people: int, seed: int, console: Console) -> None:
     try:
         with console.status(f"starting the sandbox ({people:,} people)"):
             state = sandbox_process.start(people, seed)
-        _materialize_everything(console, _web_days(state))
+        results = _materialize_everything(console, state)
         console.print(_warehouse_summary())
+        console.print(_identity_quality(results["refresh_profiles"]))
+        console.print(_richest_profile())
     finally:
         if started:
             sandbox_process.stop()
@@ -51,20 +53,77 @@ def _web_days(state: dict) -> dict[str, str]:
     }
 
 
-def _materialize_everything(console: Console, web_days: dict[str, str]) -> None:
-    """Web analytics first (one run over the range), then everything else in one run."""
+def _materialize_everything(console: Console, state: dict) -> dict:
+    """Web analytics first (one run over the range), then everything else in one run. The
+    golden profile's derived fields ("sessions in the last 30 days") are computed as of the
+    sandbox world's clock, which stopped at its `as_of`."""
     from profile_assets.definitions import defs
 
     instance = DagsterInstance.get()
-    for job_name, tags in (("web_analytics_backfill", web_days), ("refresh_profiles", {})):
+    world_clock = {"ops": {"profiles__golden_profiles": {"config": {"as_of": state["as_of"]}}}}
+    plan = (
+        ("web_analytics_backfill", _web_days(state), QUIET),
+        ("refresh_profiles", {}, {**QUIET, **world_clock}),
+    )
+    results = {}
+    for job_name, tags, run_config in plan:
         with console.status(f"running {job_name}"):
             result = defs.resolve_job_def(job_name).execute_in_process(
-                instance=instance, tags=tags, raise_on_error=False, run_config=QUIET
+                instance=instance, tags=tags, raise_on_error=False, run_config=run_config
             )
         if not result.success:
             raise SystemExit(f"{job_name} failed; see its run in `profile-assets dev`")
         done = len(result.get_asset_materialization_events())
         console.print(f"[green]✓[/] {job_name} ({done} materializations)")
+        results[job_name] = result
+    return results
+
+
+def _identity_quality(result) -> str:
+    """Match quality as the identity asset reported it (scored against the sandbox's ground
+    truth, which only this report reads, never the matching)."""
+    meta = result.asset_materializations_for_node("identity_resolution")[0].metadata
+    values = {key: entry.value for key, entry in meta.items()}
+    if "pairwise_precision" not in values:
+        return "identity: no ground truth to score against"
+    return (
+        f"identity: {values.get('records', '?'):,} records -> {values.get('profiles', '?'):,} "
+        f"profiles; pairwise precision {values['pairwise_precision']:.3f}, "
+        f"recall {values['pairwise_recall']:.3f} against the sandbox's ground truth"
+    )
+
+
+def _richest_profile() -> Table:
+    """A buyer's golden profile assembled from the most source records, with provenance."""
+    from profile_assets.resources import warehouse_resource
+
+    with warehouse_resource(settings.environment()).connection() as wh:
+        profile = wh.query_df(
+            "SELECT * FROM profiles.golden_profiles "
+            "ORDER BY orders_count > 0 DESC, record_count DESC, profile_id LIMIT 1"
+        ).iloc[0]
+    table = Table(title=f"golden profile {profile['profile_id']}")
+    table.add_column("field")
+    table.add_column("value")
+    table.add_column("from")
+    for field, provenance in PROFILE_FIELDS:
+        source = profile.get(f"provenance_{provenance}_source", "") if provenance else "derived"
+        table.add_row(field, str(profile[field]), str(source or ""))
+    return table
+
+
+PROFILE_FIELDS = (
+    ("full_name", "name"),
+    ("email", "email"),
+    ("phone", "phone"),
+    ("city", "address"),
+    ("country", "address"),
+    ("sources", None),
+    ("orders_count", None),
+    ("total_spend", None),
+    ("engagement_score", None),
+    ("rfm_segment", None),
+)
 
 
 def _warehouse_summary() -> Table:

@@ -314,3 +314,27 @@ def test_diminutives_and_prefixes_are_the_same_first_name():
     a = np.array(["bob", "dick", "drew", "jen", "peggy", "tom"], dtype=object)
     b = np.array(["robert", "richard", "andy", "jennifer", "margaret", "bill"], dtype=object)
     assert is_variant(a, b).tolist() == [True, True, True, True, True, False]
+
+
+def test_family_name_first_with_a_typo_compares_as_the_same_names():
+    import numpy as np
+
+    from profile_assets.identity.comparisons import compare, default_comparisons
+    from profile_assets.identity.features import build_features
+
+    records = pd.DataFrame(
+        {
+            "source": ["crm", "desk", "desk"],
+            "record_id": ["1", "2", "3"],
+            "first_name": ["Craig", None, None],
+            "last_name": ["Bladk", None, None],
+            "full_name": [None, "Black, Craig", "Black, Ingrid"],
+        }
+    )
+    comparisons = default_comparisons()
+    gamma = compare(comparisons, build_features(records), np.array([0, 0]), np.array([1, 2]))
+    names = [c.name for c in comparisons]
+    first, last = names.index("first_name"), names.index("last_name")
+    exact_first = comparisons[first].exact_level
+    assert gamma[0, first] == exact_first and gamma[0, last] >= 1  # swapped: Craig, Bladk~Black
+    assert gamma[1, first] == 0  # Craig vs Ingrid: not swapped on a last name alone

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profile_assets.identity import resolve_records
-from profile_assets.identity.engine import ResolutionState, resolve_incremental
+from profile_assets.identity import ResolutionState, resolve_incremental, resolve_records
 from profile_assets.identity.features import record_keys
 from profile_assets.identity.fellegi_sunter import hashed_pairs
 from profile_assets_tests.identity_fixtures import world_person_records
@@ -98,3 +97,20 @@ def test_resolution_state_round_trips_through_json(first_run):
     state = ResolutionState.from_json(first_run.state.to_json())
     assert state.model.as_dict() == first_run.state.model.as_dict()
     assert state.name_chance_share == first_run.state.name_chance_share
+
+
+def test_incremental_run_after_a_removal_alone_drops_only_that_record(
+    world_before_and_after, first_run
+):
+    before = world_before_and_after[0]
+    sizes = first_run.identity_map["profile_id"].value_counts()
+    singles = first_run.identity_map[first_run.identity_map["profile_id"].map(sizes) == 1]
+    gone = tuple(singles[["source", "source_record_id"]].iloc[0])
+    remaining = before[(before["source"] + before["record_id"]) != "".join(gone)]
+    empty_edit = pd.DataFrame(columns=["source", "record_id"])
+    result = resolve_incremental(remaining, empty_edit, first_run.identity_map, first_run.state)
+    assert result.stats["re_resolved_records"] == 0
+    previous = first_run.identity_map
+    expected = previous[(previous["source"] + previous["source_record_id"]) != "".join(gone)]
+    assert len(expected) == len(remaining) == len(previous) - 1
+    assert result.identity_map["profile_id"].tolist() == expected["profile_id"].tolist()

@@ -1,6 +1,11 @@
 """Identity resolution: person records from many systems -> one stable profile id per person."""
 
-from profile_assets.identity.engine import ResolutionResult, resolve_records
+from profile_assets.identity.engine import (
+    ResolutionResult,
+    ResolutionState,
+    resolve_incremental,
+    resolve_records,
+)
 from profile_assets.identity.metrics import pairwise_metrics
 from profile_assets.identity.overrides import Overrides, load_overrides
 from profile_assets.identity.settings import ResolutionSettings
@@ -8,8 +13,10 @@ from profile_assets.identity.settings import ResolutionSettings
 __all__ = [
     "Overrides",
     "ResolutionResult",
+    "ResolutionState",
     "ResolutionSettings",
     "load_overrides",
     "pairwise_metrics",
+    "resolve_incremental",
     "resolve_records",
 ]

@@ -86,8 +86,9 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def _distinct_per_component(components: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     present = codes >= 0
-    pairs = np.unique(components[present].astype(np.int64) * (codes.max() + 1) + codes[present])
-    return np.bincount(pairs // (codes.max() + 1), minlength=k)
+    width = codes.max(initial=-1) + 2  # > every code, and >= 1 when there are none
+    pairs = np.unique(components[present].astype(np.int64) * width + codes[present])
+    return np.bincount(pairs // width, minlength=k)
 
 
 def _flag_components(

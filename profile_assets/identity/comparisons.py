@@ -71,12 +71,27 @@ def _graded(
     return out
 
 
+#: Jaro-Winkler at which the other crossed name of a half-swapped pair counts as a typo
+#: (the "close" level of the name comparisons).
+_SWAP_TYPO_SIMILARITY = 0.92
+
+
 def _names(features: Features, left: np.ndarray, right: np.ndarray) -> tuple[Codes, Codes]:
-    """First/last codes per side, with the right side's names swapped where that makes both
-    agree exactly (records that put the family name first)."""
-    first, last = features.fields["first_name"].codes, features.fields["last_name"].codes
+    """First/last codes per side, with the right side's names swapped where the records put
+    the family name first: crossed, both names agree exactly, or one agrees exactly and the
+    other is close (a typo: "Craig Bladk" ~ "Black Craig"), while straight neither agrees."""
+    names = features.fields["first_name"]
+    first, last = names.codes, features.fields["last_name"].codes
     fa, la, fb, lb = first[left], last[left], first[right], last[right]
-    swapped = (fa == lb) & (la == fb) & (fa != la) & (fa >= 0) & (la >= 0)
+    present = (fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != la)
+    swapped = present & (fa == lb) & (la == fb)
+    half = np.nonzero(present & ~swapped & (fa != fb) & (la != lb) & ((fa == lb) | (la == fb)))[0]
+    if len(half):
+        close = pair_similarity(
+            names, np.where(fa[half] == lb[half], la[half], fa[half]),
+            np.where(fa[half] == lb[half], fb[half], lb[half]), JaroWinkler.normalized_similarity,
+        )  # fmt: skip
+        swapped[half[close >= _SWAP_TYPO_SIMILARITY]] = True
     fb, lb = np.where(swapped, lb, fb), np.where(swapped, fb, lb)
     return (fa, fb), (la, lb)
 

@@ -161,11 +161,15 @@ def resolve_incremental(
         raise ValueError("an incremental run needs the previous identity map")
     keys = features.record_keys
     edited = record_keys(changed_keys["source"].astype(str), changed_keys["record_id"])
-    prev_profile = previous.reindex(keys).to_numpy(object)
-    changed = np.isin(keys, edited) | pd.isna(prev_profile)
+    # Previous profiles as integer codes (-1: a new record), so set operations are bincounts.
+    prev_code, prev_ids = pd.factorize(previous.reindex(keys).to_numpy(object))
+    changed = pd.Index(keys).isin(edited) | (prev_code < 0)
     gone = previous[~previous.index.isin(keys)]
-    touched = set(prev_profile[changed & ~pd.isna(prev_profile)]) | set(gone)
-    affected = changed | np.isin(prev_profile, list(touched))
+    touched = np.zeros(len(prev_ids) + 1, dtype=bool)  # the extra slot is code -1
+    touched[prev_code[changed]] = True
+    touched[pd.Index(prev_ids).get_indexer(gone.unique())] = True
+    touched[-1] = False
+    affected = changed | touched[prev_code]
     timer.lap("features", 0.2)
 
     candidates = blocking.candidate_pairs(
@@ -190,7 +194,9 @@ def resolve_incremental(
         reached = np.zeros(features.n, dtype=bool)
         reached[ends] = True
         reached |= affected
-        grown = reached | np.isin(prev_profile, list(set(prev_profile[reached])))
+        touched[prev_code[reached]] = True
+        touched[-1] = False
+        grown = reached | touched[prev_code]
         if (grown == affected).all():
             break
         affected = grown
@@ -200,7 +206,7 @@ def resolve_incremental(
     sub_prepared, sub_candidates, sub_gamma, sub_scores = _subproblem(
         prepared, candidates, scored, rows
     )
-    sub_previous = previous[previous.isin(set(prev_profile[rows]) | touched)]
+    sub_previous = previous[previous.isin(set(prev_ids[touched[:-1]]) | set(gone))]
     result = _resolve_scored(
         sub_prepared, sub_candidates, sub_gamma, sub_scores, state, sub_previous, settings, timer
     )
