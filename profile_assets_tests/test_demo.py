@@ -18,6 +18,7 @@ def test_demo_builds_golden_profiles_from_every_source_and_stops_the_sandbox(tmp
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "profiles.golden_profiles" in run.stderr
+    assert "pairwise precision" in run.stderr  # scored against the sandbox's ground truth
     assert not (tmp_path / "sandbox" / "state.json").exists()  # stopped what it started
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)

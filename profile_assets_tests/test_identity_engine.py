@@ -320,16 +320,20 @@ def test_family_name_first_with_a_typo_compares_as_the_same_names():
     import numpy as np
 
     from profile_assets.identity.comparisons import compare, default_comparisons
-    from profile_assets.identity.features import build_features
+    from profile_assets.identity.features import PERSON_FIELDS, build_features
 
-    records = pd.DataFrame(
-        {
-            "source": ["crm", "desk", "desk"],
-            "record_id": ["1", "2", "3"],
-            "first_name": ["Craig", None, None],
-            "last_name": ["Bladk", None, None],
-            "full_name": [None, "Black, Craig", "Black, Ingrid"],
-        }
+    records = pd.DataFrame(columns=["source", "record_id", *PERSON_FIELDS], index=range(3))
+    records.update(
+        pd.DataFrame(
+            {
+                "source": ["crm", "desk", "desk"],
+                "record_id": ["1", "2", "3"],
+                "first_name": ["Craig", None, None],
+                "last_name": ["Bladk", None, None],
+                "full_name": [None, "Black Craig", "Black Ingrid"],
+                "email": ["c@example.org", "cb@example.net", "ib@example.com"],
+            }
+        )
     )
     comparisons = default_comparisons()
     gamma = compare(comparisons, build_features(records), np.array([0, 0]), np.array([1, 2]))

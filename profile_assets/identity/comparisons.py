@@ -72,8 +72,8 @@ def _graded(
 
 
 #: Jaro-Winkler at which the other crossed name of a half-swapped pair counts as a typo
-#: (the "close" level of the name comparisons).
-_SWAP_TYPO_SIMILARITY = 0.92
+#: (the "similar" level of the name comparisons).
+_SWAP_TYPO_SIMILARITY = 0.80
 
 
 def _names(features: Features, left: np.ndarray, right: np.ndarray) -> tuple[Codes, Codes]:

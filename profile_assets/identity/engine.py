@@ -5,6 +5,8 @@
 
 The same function serves the Dagster assets and the `profile-assets resolve` CLI. It never
 sees ground truth; everything it needs is estimated on the records it is given.
+`resolve_incremental` re-runs the tail of that pipeline (scores -> identity map) for the
+records a change touches only, with the model (`ResolutionState`) of an earlier full run.
 """
 
 from __future__ import annotations
@@ -178,28 +180,12 @@ def resolve_incremental(
     must = pair_indices(prepared.overrides.must_link, keys)
     timer.lap("blocking", 0.4)
 
-    comparisons = default_comparisons()
-    frequencies = fellegi_sunter.value_frequencies(comparisons, features)
-    scored = _PairScores.empty(len(comparisons))
-    done = np.zeros(len(candidates.left), dtype=bool)
-    while True:
-        touching = affected[candidates.left] | affected[candidates.right]
-        todo = np.nonzero(touching & ~done)[0]
-        done[todo] = True
-        gamma = compare(comparisons, features, candidates.left[todo], candidates.right[todo])
-        scores = _score(state, comparisons, frequencies, gamma, candidates.left[todo], settings)
-        scored = scored.extend(todo, gamma, scores)
-        linked = scored.pairs[scored.scores[2] >= settings.link_threshold]
-        ends = np.concatenate([candidates.left[linked], candidates.right[linked], *must[:2]])
-        reached = np.zeros(features.n, dtype=bool)
-        reached[ends] = True
-        reached |= affected
-        touched[prev_code[reached]] = True
-        touched[-1] = False
-        grown = reached | touched[prev_code]
-        if (grown == affected).all():
-            break
-        affected = grown
+    frequencies = fellegi_sunter.value_frequencies(default_comparisons(), features)
+    affected, scored = _grow_affected(
+        affected, touched, prev_code, features, candidates, must[:2],
+        lambda left, right: _score_pairs(state, frequencies, features, left, right, settings),
+        settings.link_threshold,
+    )  # fmt: skip
     timer.lap("scoring", 0.7)
 
     rows = np.nonzero(affected)[0]
@@ -312,6 +298,51 @@ class _PairScores:
             np.concatenate([self.gamma, gamma.astype(self.gamma.dtype)]),
             tuple(np.concatenate([a, b]) for a, b in zip(self.scores, new, strict=True)),
         )
+
+
+def _score_pairs(
+    state: ResolutionState,
+    frequencies: fellegi_sunter.ValueFrequencies,
+    features: Features,
+    left: np.ndarray,
+    right: np.ndarray,
+    settings: ResolutionSettings,
+) -> tuple[np.ndarray, _Scores]:
+    comparisons = default_comparisons()
+    gamma = compare(comparisons, features, left, right)
+    return gamma, _score(state, comparisons, frequencies, gamma, left, settings)
+
+
+def _grow_affected(
+    affected: np.ndarray,
+    touched: np.ndarray,
+    prev_code: np.ndarray,
+    features: Features,
+    candidates: blocking.Candidates,
+    must: tuple[np.ndarray, np.ndarray],
+    score: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, _Scores]],
+    link_threshold: float,
+) -> tuple[np.ndarray, _PairScores]:
+    """Grow the affected records until no link (scored above the threshold, or a must-link)
+    leaves them: a partner joins with every record of its previous profile (`prev_code`;
+    `touched` marks those profiles, in place, its last slot standing for "no profile").
+    Scores each candidate pair touching the set once."""
+    scored = _PairScores.empty(len(default_comparisons()))
+    done = np.zeros(len(candidates.left), dtype=bool)
+    while True:
+        touching = affected[candidates.left] | affected[candidates.right]
+        todo = np.nonzero(touching & ~done)[0]
+        done[todo] = True
+        scored = scored.extend(todo, *score(candidates.left[todo], candidates.right[todo]))
+        linked = scored.pairs[scored.scores[2] >= link_threshold]
+        reached = affected.copy()
+        reached[np.concatenate([candidates.left[linked], candidates.right[linked], *must])] = True
+        touched[prev_code[reached]] = True
+        touched[-1] = False
+        grown = reached | touched[prev_code]
+        if (grown == affected).all():
+            return affected, scored
+        affected = grown
 
 
 def _subproblem(

@@ -170,14 +170,19 @@ def make_unique(rng: np.random.Generator, emails: np.ndarray, plus: bool = True)
     lowercase addresses (run it before case dirt, which cannot create new collisions).
     A mail provider counts an address as taken by mailbox (gmail ignores dots; a +tag reaches
     the untagged mailbox); a source refusing a second account compares exact addresses."""
+
+    def keys(values: np.ndarray) -> np.ndarray:
+        series = pd.Series(values, dtype=object)
+        return (series if plus else _mailbox(series)).to_numpy(dtype=object)
+
+    taken = pd.Series(keys(emails), dtype=object)
     while True:
-        values = pd.Series(emails, dtype=object)
-        values = values if plus else _mailbox(values)
-        where = np.flatnonzero(values.duplicated().to_numpy() & values.notna().to_numpy())
+        where = np.flatnonzero(taken.duplicated().to_numpy() & taken.notna().to_numpy())
         if len(where) == 0:
             return
         numbers = rng.integers(1, 10_000, len(where))
         apply(emails, where, _plus_number if plus else _number, numbers)
+        taken.iloc[where] = keys(emails[where])  # only renumbered addresses change their key
 
 
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
