@@ -190,3 +190,17 @@ def test_golden_profiles_follow_the_unmerge(runs):
         f"('{pair['source_record_id'].iloc[0]}', '{pair['source_record_id'].iloc[1]}'))",
     )
     assert len(golden) == 2 and (golden["record_count"] == 1).all()
+
+
+def test_stored_model_is_reused_only_under_same_settings_and_about_the_same_population(runs):
+    from profile_assets.identity.assets import _stored_state, settings_digest
+    from profile_assets.identity.settings import ResolutionSettings
+
+    digest = settings_digest(ResolutionSettings())
+    records = metadata(runs["overridden"], "identity/identity_map")["records"]
+    with runs["warehouse"].connection() as conn:
+        assert _stored_state(conn, digest, records) is not None
+        assert _stored_state(conn, digest, int(records * 1.05)) is not None
+        assert _stored_state(conn, digest, int(records * 1.2)) is None  # grown: re-estimate
+        other = settings_digest(ResolutionSettings(link_threshold=0.6))
+        assert _stored_state(conn, other, records) is None

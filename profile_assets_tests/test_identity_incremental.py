@@ -82,8 +82,9 @@ def test_incremental_run_equals_full_rebuild_and_rescores_only_touched_records(
 ):
     before, after = world_before_and_after
     edited = _edited(before, after)
-    new = len(after) - len(after.merge(before[["source", "record_id"]]))
-    assert len(edited) + new > 0
+    new = after.merge(before[["source", "record_id"]], how="left", indicator=True)
+    new = new[new["_merge"] == "left_only"]
+    assert len(edited) > 0 and len(new) > 0
     incremental = resolve_incremental(after, edited, first_run.identity_map, first_run.state)
     full = resolve_records(after, previous_map=first_run.identity_map)
     assert _memberships(incremental.identity_map) == _memberships(full.identity_map)
@@ -91,6 +92,15 @@ def test_incremental_run_equals_full_rebuild_and_rescores_only_touched_records(
     assert incremental.stats["re_resolved_records"] < 0.05 * len(after)
     assert incremental.stats["scored_pairs"] < 0.05 * full.stats["scored_pairs"]
     assert len(incremental.re_resolved) == incremental.stats["re_resolved_records"]
+    redone = set(
+        zip(
+            incremental.re_resolved["source"],
+            incremental.re_resolved["source_record_id"],
+            strict=True,
+        )
+    )
+    for frame in (edited, new):
+        assert set(zip(frame["source"], frame["record_id"], strict=True)) <= redone
 
 
 def test_resolution_state_round_trips_through_json(first_run):

@@ -12,10 +12,11 @@ the reviewed `schemas/identity_overrides.yaml` is read on every run, so an unmer
 (never-link) takes effect on the next run. Incremental: when no record was added, changed or
 removed and the overrides did not change, nothing is re-resolved. Otherwise a full rebuild
 (`resolve_records`: model estimated afresh, stored in `identity.resolution_state`) runs when
-asked (`full_rebuild: true`), on the first run, or when the overrides file or the engine
-settings changed since the stored model; else an incremental run (`resolve_incremental`)
-re-resolves only the new/changed/removed records and the profiles they touch, with the stored
-model, and leaves every other row as it was. The metadata says which mode ran and how many
+asked (`full_rebuild: true`), on the first run, or when the overrides file, the engine
+settings or the population size (by `MAX_POPULATION_DRIFT`) changed since the stored model;
+else an incremental run (`resolve_incremental`) re-resolves only the new/changed/removed
+records and the profiles they touch, with the stored model, and leaves every other row as it
+was. The metadata says which mode ran and how many
 records were re-resolved. Downstream, golden profiles are rebuilt only for touched profiles.
 
 Ground truth is never an input: when the sandbox left one (its state file's `ground_truth`),
@@ -70,7 +71,9 @@ PREVIEW_ROWS = 5
 
 class IdentityConfig(Config):
     full_rebuild: bool = Field(
-        default=False, description="Re-resolve and rebuild every profile even if nothing changed."
+        default=False,
+        description="Re-estimate the model and re-resolve every record, even if nothing changed "
+        "(otherwise only changed records and the profiles they touch are re-resolved).",
     )
     overrides_path: str = Field(
         default=str(OVERRIDES_PATH), description="Reviewed must-link / never-link YAML."
@@ -227,20 +230,31 @@ def _last_overrides_digest(conn: WarehouseConnection) -> str | None:
     )
 
 
-def _stored_state(conn: WarehouseConnection, digest: str) -> ResolutionState | None:
-    """The model of the last full rebuild, if it was built with these settings."""
-    if not conn.table_exists(RESOLUTION_STATE):
+#: A stored model is re-estimated once the population has grown or shrunk by this share since
+#: it was fitted: its prior (about 1/n) and value frequencies would otherwise drift.
+MAX_POPULATION_DRIFT = 0.1
+
+
+def _stored_state(conn: WarehouseConnection, digest: str, records: int) -> ResolutionState | None:
+    """The model of the last full rebuild, if it was built with these settings on about this
+    many records (`MAX_POPULATION_DRIFT`)."""
+    if not conn.table_exists(RESOLUTION_STATE) or "records" not in conn.columns(RESOLUTION_STATE):
         return None
-    row = conn.query_df(f"SELECT state, settings_digest FROM {RESOLUTION_STATE}")
+    row = conn.query_df(f"SELECT state, settings_digest, records FROM {RESOLUTION_STATE}")
     if row.empty or row["settings_digest"].iloc[0] != digest:
+        return None
+    built_on = int(row["records"].iloc[0])
+    if abs(records - built_on) > MAX_POPULATION_DRIFT * built_on:
         return None
     return ResolutionState.from_json(row["state"].iloc[0])
 
 
-def _state_row(result: ResolutionResult, digest: str, run_id: str, now) -> pd.DataFrame:
+def _state_row(
+    result: ResolutionResult, digest: str, records: int, run_id: str, now
+) -> pd.DataFrame:
     return pd.DataFrame(
-        {"state": [result.state.to_json()], "settings_digest": [digest], "run_id": [run_id],
-         "resolved_at": [now]}
+        {"state": [result.state.to_json()], "settings_digest": [digest], "records": [records],
+         "run_id": [run_id], "resolved_at": [now]}
     )  # fmt: skip
 
 
@@ -318,7 +332,7 @@ def identity_resolution(
             )
             return
         settings = ResolutionSettings()
-        state = _stored_state(conn, settings_digest(settings))
+        state = _stored_state(conn, settings_digest(settings), len(contacts))
         full = config.full_rebuild or previous is None or state is None or not overrides_same
         records = person_records(contacts)
         if full:
@@ -350,7 +364,7 @@ def identity_resolution(
         _publish(conn, identity_map, links, events, run_row)
         if full:
             conn.write_df(
-                _state_row(result, settings_digest(settings), run_id, now),
+                _state_row(result, settings_digest(settings), len(contacts), run_id, now),
                 RESOLUTION_STATE,
                 mode="replace",
             )

@@ -164,9 +164,19 @@ def resolve_incremental(
     keys = features.record_keys
     edited = record_keys(changed_keys["source"].astype(str), changed_keys["record_id"])
     # Previous profiles as integer codes (-1: a new record), so set operations are bincounts.
-    prev_code, prev_ids = pd.factorize(previous.reindex(keys).to_numpy(object))
-    changed = pd.Index(keys).isin(edited) | (prev_code < 0)
-    gone = previous[~previous.index.isin(keys)]
+    prev_row = previous.index.get_indexer(keys)
+    prev_code, prev_ids = pd.factorize(
+        np.where(prev_row >= 0, previous.to_numpy(object)[prev_row], None)
+    )
+    # One hash table (the previous map's keys) serves every lookup: edited keys and the
+    # records gone since are found through it.
+    position = np.full(len(previous), -1, dtype=np.int64)
+    position[prev_row[prev_row >= 0]] = np.nonzero(prev_row >= 0)[0]
+    edited_rows = previous.index.get_indexer(edited)
+    changed = prev_code < 0
+    edited_positions = position[edited_rows[edited_rows >= 0]]
+    changed[edited_positions[edited_positions >= 0]] = True
+    gone = previous[position < 0]
     touched = np.zeros(len(prev_ids) + 1, dtype=bool)  # the extra slot is code -1
     touched[prev_code[changed]] = True
     touched[pd.Index(prev_ids).get_indexer(gone.unique())] = True
@@ -196,15 +206,9 @@ def resolve_incremental(
     result = _resolve_scored(
         sub_prepared, sub_candidates, sub_gamma, sub_scores, state, sub_previous, settings, timer
     )
-    kept = previous_map[
-        pd.Index(record_keys(previous_map["source"], previous_map["source_record_id"])).isin(
-            keys[~affected]
-        )
-    ][IDENTITY_MAP_COLUMNS]
-    combined = pd.concat([kept, result.identity_map], ignore_index=True)
-    combined.index = record_keys(combined["source"], combined["source_record_id"])
-    input_keys = keys[np.argsort(prepared.order)]
-    result.identity_map = combined.loc[input_keys].reset_index(drop=True)
+    result.identity_map = _carried_forward(
+        previous_map, prev_row, affected, result.identity_map, np.argsort(prepared.order)
+    )
     result.re_resolved = sub_prepared.records[["source", "record_id"]].rename(
         columns={"record_id": "source_record_id"}
     )
@@ -298,6 +302,26 @@ class _PairScores:
             np.concatenate([self.gamma, gamma.astype(self.gamma.dtype)]),
             tuple(np.concatenate([a, b]) for a, b in zip(self.scores, new, strict=True)),
         )
+
+
+def _carried_forward(
+    previous_map: pd.DataFrame,
+    prev_row: np.ndarray,
+    affected: np.ndarray,
+    resolved: pd.DataFrame,
+    to_input: np.ndarray,
+) -> pd.DataFrame:
+    """The identity map in input order: previous rows (`prev_row`: row of each record in
+    `previous_map`) for unaffected records, `resolved` rows (in record order) for the rest."""
+    kept = ~affected
+    stacked = pd.concat(
+        [previous_map[IDENTITY_MAP_COLUMNS].iloc[prev_row[kept]], resolved[IDENTITY_MAP_COLUMNS]],
+        ignore_index=True,
+    )
+    row = np.empty(len(affected), dtype=np.int64)
+    row[kept] = np.arange(int(kept.sum()))
+    row[affected] = int(kept.sum()) + np.arange(int(affected.sum()))
+    return stacked.iloc[row[to_input]].reset_index(drop=True)
 
 
 def _score_pairs(
