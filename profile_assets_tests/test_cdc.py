@@ -20,31 +20,15 @@ from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
 from profile_assets.sources import cdc
 from profile_assets.warehouse import DuckDBConnection
-from profile_assets_tests.storefront_support import (
-    small_world,
-    start_loaded_storefront,
-)
-
-
-@pytest.fixture(scope="module")
-def world():
-    return small_world()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, world):
-    server = start_loaded_storefront(tmp_path_factory.mktemp("storefront"), world)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
-def slot(server):
+def slot(storefront_server):
     """A slot per test (tests share the database); dropped afterwards so it holds no WAL."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield name
     _pg(
-        server,
+        storefront_server,
         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
         [name],
     )
@@ -59,24 +43,28 @@ def warehouse(tmp_path):
     con.close()
 
 
-def _pg(server: sf.StorefrontServer, sql: str, params=None) -> list[tuple]:
-    with closing(psycopg2.connect(server.dsn)) as conn, conn.cursor() as cur:
+def _pg(storefront_server: sf.StorefrontServer, sql: str, params=None) -> list[tuple]:
+    with closing(psycopg2.connect(storefront_server.dsn)) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall() if cur.description else []
         conn.commit()
         return rows
 
 
-def _mutate(server: sf.StorefrontServer, world, seed: int):
-    with closing(server.connect()) as conn:
-        sf.apply_changes(conn, generate_changes(world, 100, seed=seed))
+def _mutate(storefront_server: sf.StorefrontServer, storefront_world, seed: int):
+    with closing(storefront_server.connect()) as conn:
+        sf.apply_changes(conn, generate_changes(storefront_world, 100, seed=seed))
 
 
-def assert_raw_matches_postgres(server: sf.StorefrontServer, wh: DuckDBConnection) -> None:
+def assert_raw_matches_postgres(
+    storefront_server: sf.StorefrontServer, wh: DuckDBConnection
+) -> None:
     """Every live raw row equals its Postgres row (as text), one row per key."""
     for table in sf.TABLES:
         names = table.column_names
-        source = _pg(server, f"SELECT {', '.join(f'{c}::text' for c in names)} FROM {table.name}")
+        source = _pg(
+            storefront_server, f"SELECT {', '.join(f'{c}::text' for c in names)} FROM {table.name}"
+        )
         casts = ", ".join(f"CAST({c} AS VARCHAR)" for c in names)
         raw = cdc.raw_table(table)
         live = wh.con.execute(f"SELECT {casts} FROM {raw} WHERE _op = 'upsert'").fetchall()
@@ -91,17 +79,19 @@ def _state(wh: DuckDBConnection, slot: str) -> int | None:
     return cdc.stored_lsn(wh, slot)
 
 
-def test_snapshot_then_changes_reproduce_postgres_exactly(server, world, slot, warehouse):
-    first = cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    assert first.snapshot_rows == sum(len(world.tables[t.world_name]) for t in sf.TABLES)
-    assert_raw_matches_postgres(server, warehouse)
+def test_snapshot_then_changes_reproduce_postgres_exactly(
+    storefront_server, storefront_world, slot, warehouse
+):
+    first = cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    assert first.snapshot_rows == sum(len(storefront_world.tables[t.world_name]) for t in sf.TABLES)
+    assert_raw_matches_postgres(storefront_server, warehouse)
 
-    _mutate(server, world, seed=21)
-    _mutate(server, world, seed=22)
-    second = cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    _mutate(storefront_server, storefront_world, seed=21)
+    _mutate(storefront_server, storefront_world, seed=22)
+    second = cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     assert second.snapshot_rows == 0
     assert second.transactions == 2
-    assert_raw_matches_postgres(server, warehouse)
+    assert_raw_matches_postgres(storefront_server, warehouse)
     meta = warehouse.con.execute(
         "SELECT DISTINCT _source, _run_id FROM raw.storefront_carts WHERE _lsn > ?",
         [first.lsn],
@@ -109,8 +99,8 @@ def test_snapshot_then_changes_reproduce_postgres_exactly(server, world, slot, w
     assert meta == [("storefront", "run-2")]
 
 
-def test_every_raw_row_carries_its_bookkeeping(server, slot, warehouse):
-    cdc.sync(server.dsn, warehouse, run_id="run-meta", slot=slot)
+def test_every_raw_row_carries_its_bookkeeping(storefront_server, slot, warehouse):
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-meta", slot=slot)
     rows = warehouse.con.execute(
         "SELECT _source, _source_id = CAST(id AS VARCHAR), _run_id, _op, _lsn IS NOT NULL, "
         "_extracted_at <= now() FROM raw.storefront_orders"
@@ -118,16 +108,20 @@ def test_every_raw_row_carries_its_bookkeeping(server, slot, warehouse):
     assert rows and set(rows) == {("storefront", True, "run-meta", "upsert", True, True)}
 
 
-def test_deletes_arrive_as_tombstones_that_keep_the_last_values(server, world, slot, warehouse):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    victim = int(_pg(server, "SELECT MIN(id) FROM orders")[0][0])
+def test_deletes_arrive_as_tombstones_that_keep_the_last_values(
+    storefront_server, storefront_world, slot, warehouse
+):
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    victim = int(_pg(storefront_server, "SELECT MIN(id) FROM orders")[0][0])
     before = warehouse.con.execute(
         "SELECT amount, _lsn FROM raw.storefront_orders WHERE id = ?", [victim]
     ).fetchall()[0]
-    _pg(server, "DELETE FROM orders WHERE id = %s", [victim])
-    world.tables["storefront_orders"] = world.tables["storefront_orders"].query("id != @victim")
+    _pg(storefront_server, "DELETE FROM orders WHERE id = %s", [victim])
+    storefront_world.tables["storefront_orders"] = storefront_world.tables[
+        "storefront_orders"
+    ].query("id != @victim")
 
-    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     after = warehouse.con.execute(
         "SELECT amount, _op, _lsn, _run_id FROM raw.storefront_orders WHERE id = ?", [victim]
     ).fetchall()
@@ -135,20 +129,20 @@ def test_deletes_arrive_as_tombstones_that_keep_the_last_values(server, world, s
     amount, op, lsn, run_id = after[0]
     assert (amount, op, run_id) == (before[0], "delete", "run-2")
     assert lsn > before[1]
-    assert_raw_matches_postgres(server, warehouse)
+    assert_raw_matches_postgres(storefront_server, warehouse)
 
 
 def test_insert_update_delete_in_one_transaction_collapse_to_the_final_state(
-    server, slot, warehouse
+    storefront_server, slot, warehouse
 ):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    existing = int(_pg(server, "SELECT MIN(id) FROM carts")[0][0])
-    with closing(server.connect()) as conn, conn.cursor() as cur:
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    existing = int(_pg(storefront_server, "SELECT MIN(id) FROM carts")[0][0])
+    with closing(storefront_server.connect()) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO carts (id, status) VALUES (900001, 'open'), (900002, 'open')")
         cur.execute("UPDATE carts SET status = 'converted' WHERE id IN (900001, %s)", [existing])
         cur.execute("DELETE FROM carts WHERE id IN (900002, %s)", [existing])
         conn.commit()
-    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     rows = warehouse.con.execute(
         "SELECT id, status, _op FROM raw.storefront_carts WHERE id IN (?, 900001, 900002) "
         "ORDER BY id",
@@ -160,36 +154,38 @@ def test_insert_update_delete_in_one_transaction_collapse_to_the_final_state(
         (900001, "converted", "upsert"),
         (900002, "open", "delete"),
     ]
-    assert_raw_matches_postgres(server, warehouse)
-    _pg(server, "DELETE FROM carts WHERE id > 900000")
+    assert_raw_matches_postgres(storefront_server, warehouse)
+    _pg(storefront_server, "DELETE FROM carts WHERE id > 900000")
 
 
 def test_crash_after_warehouse_commit_before_slot_advance_applies_nothing_twice(
-    server, world, slot, warehouse
+    storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    _mutate(server, world, seed=31)
-    with closing(psycopg2.connect(server.dsn)) as pg:
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(storefront_server, storefront_world, seed=31)
+    with closing(psycopg2.connect(storefront_server.dsn)) as pg:
         transactions = cdc.read_changes(pg, slot)
         batch = cdc.changes_batch(transactions, after_lsn=_state(warehouse, slot), slot=slot)
         cdc.apply_cdc_batch(warehouse, batch, run_id="crashed-run")
     # ... the process dies here: the slot was never advanced.
-    assert cdc.slot_status(server.dsn, slot).pending_changes > 0
+    assert cdc.slot_status(storefront_server.dsn, slot).pending_changes > 0
 
-    rerun = cdc.sync(server.dsn, warehouse, run_id="rerun", slot=slot)
+    rerun = cdc.sync(storefront_server.dsn, warehouse, run_id="rerun", slot=slot)
     assert (rerun.changes, rerun.transactions) == (0, 0)
-    assert cdc.slot_status(server.dsn, slot).pending_changes == 0
-    assert_raw_matches_postgres(server, warehouse)
+    assert cdc.slot_status(storefront_server.dsn, slot).pending_changes == 0
+    assert_raw_matches_postgres(storefront_server, warehouse)
     reruns = warehouse.con.execute(
         "SELECT COUNT(*) FROM raw.storefront_customers WHERE _run_id = 'rerun'"
     ).fetchall()
     assert reruns == [(0,)]
 
 
-def test_replaying_an_applied_batch_changes_nothing(server, world, slot, warehouse):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    _mutate(server, world, seed=33)
-    with closing(psycopg2.connect(server.dsn)) as pg:
+def test_replaying_an_applied_batch_changes_nothing(
+    storefront_server, storefront_world, slot, warehouse
+):
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(storefront_server, storefront_world, seed=33)
+    with closing(psycopg2.connect(storefront_server.dsn)) as pg:
         batch = cdc.changes_batch(cdc.read_changes(pg, slot), after_lsn=0, slot=slot)
     cdc.apply_cdc_batch(warehouse, batch, run_id="first")
     snapshot = warehouse.con.execute("SELECT * FROM raw.storefront_cart_items").fetchall()
@@ -197,11 +193,13 @@ def test_replaying_an_applied_batch_changes_nothing(server, world, slot, warehou
     assert warehouse.con.execute("SELECT * FROM raw.storefront_cart_items").fetchall() == snapshot
 
 
-def test_crash_between_read_and_commit_loses_nothing(server, world, slot, warehouse):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
+def test_crash_between_read_and_commit_loses_nothing(
+    storefront_server, storefront_world, slot, warehouse
+):
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     position = _state(warehouse, slot)
-    _mutate(server, world, seed=41)
-    with closing(psycopg2.connect(server.dsn)) as pg:
+    _mutate(storefront_server, storefront_world, seed=41)
+    with closing(psycopg2.connect(storefront_server.dsn)) as pg:
         batch = cdc.changes_batch(cdc.read_changes(pg, slot), after_lsn=position, slot=slot)
     # The warehouse transaction dies half way: the first merges ran, the last one fails.
     assert len(batch.frames) >= 2
@@ -216,22 +214,22 @@ def test_crash_between_read_and_commit_loses_nothing(server, world, slot, wareho
         ).fetchall()
         assert crashed == [(0,)], table.name
 
-    cdc.sync(server.dsn, warehouse, run_id="rerun", slot=slot)
-    assert_raw_matches_postgres(server, warehouse)
+    cdc.sync(storefront_server.dsn, warehouse, run_id="rerun", slot=slot)
+    assert_raw_matches_postgres(storefront_server, warehouse)
 
 
-def test_sigkilled_consumer_rerun_loses_and_duplicates_nothing(server, slot, tmp_path):
+def test_sigkilled_consumer_rerun_loses_and_duplicates_nothing(storefront_server, slot, tmp_path):
     """A consumer process killed with SIGKILL mid-stream, twice, then rerun. Forked, so it
     starts in milliseconds with everything imported."""
     path = str(tmp_path / "killed.duckdb")
     fork = multiprocessing.get_context("fork")
     cart = 1_000_000
-    with closing(server.connect()) as conn:
+    with closing(storefront_server.connect()) as conn:
         for _ in range(2):
-            consumer = fork.Process(target=_consume, args=(server.dsn, path, slot))
+            consumer = fork.Process(target=_consume, args=(storefront_server.dsn, path, slot))
             consumer.start()
             try:
-                cart = _write_until_acknowledged(conn, server, slot, cart)
+                cart = _write_until_acknowledged(conn, storefront_server, slot, cart)
                 cart = _write_cart_changes(conn, cart, 30)  # the consumer is busy: kill it
             finally:
                 os.kill(consumer.pid, signal.SIGKILL)
@@ -240,10 +238,10 @@ def test_sigkilled_consumer_rerun_loses_and_duplicates_nothing(server, slot, tmp
     con = duckdb.connect(path)
     wh = DuckDBConnection(con)
     assert cdc.stored_lsn(wh, slot) is not None
-    cdc.sync(server.dsn, wh, run_id="after-kill", slot=slot)
-    assert_raw_matches_postgres(server, wh)
+    cdc.sync(storefront_server.dsn, wh, run_id="after-kill", slot=slot)
+    assert_raw_matches_postgres(storefront_server, wh)
     con.close()
-    _pg(server, "DELETE FROM carts WHERE id >= 1000000")
+    _pg(storefront_server, "DELETE FROM carts WHERE id >= 1000000")
 
 
 def _consume(dsn: str, path: str, slot: str) -> None:
@@ -253,22 +251,24 @@ def _consume(dsn: str, path: str, slot: str) -> None:
     cdc.follow(dsn, DuckDBConnection(con), slot=slot, poll_interval=0.01)
 
 
-def _confirmed(server: sf.StorefrontServer, slot: str) -> str | None:
+def _confirmed(storefront_server: sf.StorefrontServer, slot: str) -> str | None:
     rows = _pg(
-        server,
+        storefront_server,
         "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
         [slot],
     )
     return rows[0][0] if rows else None
 
 
-def _write_until_acknowledged(conn, server, slot: str, cart: int, timeout: float = 60) -> int:
+def _write_until_acknowledged(
+    conn, storefront_server, slot: str, cart: int, timeout: float = 60
+) -> int:
     """Keep writing until the consumer has applied and acknowledged at least one batch."""
     deadline = time.monotonic() + timeout
     first_seen = None
     while time.monotonic() < deadline:
         cart = _write_cart_changes(conn, cart, 5)
-        confirmed = _confirmed(server, slot)
+        confirmed = _confirmed(storefront_server, slot)
         first_seen = first_seen or confirmed
         if confirmed is not None and confirmed != first_seen:
             return cart
@@ -294,61 +294,66 @@ def _write_cart_changes(conn, cart: int, count: int) -> int:
     return cart
 
 
-def test_idle_slot_is_advanced_by_a_heartbeat_and_releases_wal(server, slot, warehouse):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    before = cdc.slot_status(server.dsn, slot)
-    _pg(server, "CREATE TABLE IF NOT EXISTS noise (x int, pad text)")
-    _pg(server, "INSERT INTO noise SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g")
-    noisy = cdc.slot_status(server.dsn, slot)
+def test_idle_slot_is_advanced_by_a_heartbeat_and_releases_wal(storefront_server, slot, warehouse):
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    before = cdc.slot_status(storefront_server.dsn, slot)
+    _pg(storefront_server, "CREATE TABLE IF NOT EXISTS noise (x int, pad text)")
+    _pg(
+        storefront_server,
+        "INSERT INTO noise SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g",
+    )
+    noisy = cdc.slot_status(storefront_server.dsn, slot)
     assert noisy.pending_changes == 0
     assert noisy.retained_wal_bytes > 4_000_000  # the slot pins WAL it has no use for
 
-    wal_now = cdc.lsn_to_int(_pg(server, "SELECT pg_current_wal_lsn()::text")[0][0])
-    confirmed = cdc.advance_idle_slot(server.dsn, slot)
-    after = cdc.slot_status(server.dsn, slot)
+    wal_now = cdc.lsn_to_int(_pg(storefront_server, "SELECT pg_current_wal_lsn()::text")[0][0])
+    confirmed = cdc.advance_idle_slot(storefront_server.dsn, slot)
+    after = cdc.slot_status(storefront_server.dsn, slot)
     assert confirmed == after.confirmed_flush_lsn
     assert after.confirmed_flush_lsn > wal_now > before.confirmed_flush_lsn
     assert after.retained_wal_bytes < 100_000
-    _pg(server, "DROP TABLE noise")
+    _pg(storefront_server, "DROP TABLE noise")
 
 
-def test_idle_advance_never_skips_waiting_row_changes(server, world, slot, warehouse):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    _mutate(server, world, seed=51)
-    status = cdc.slot_status(server.dsn, slot)
+def test_idle_advance_never_skips_waiting_row_changes(
+    storefront_server, storefront_world, slot, warehouse
+):
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(storefront_server, storefront_world, seed=51)
+    status = cdc.slot_status(storefront_server.dsn, slot)
     assert status.needs_run and status.pending_changes > 0
-    assert cdc.advance_idle_slot(server.dsn, slot) == status.confirmed_flush_lsn
-    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
-    assert_raw_matches_postgres(server, warehouse)
-    assert not cdc.slot_status(server.dsn, slot).needs_run
+    assert cdc.advance_idle_slot(storefront_server.dsn, slot) == status.confirmed_flush_lsn
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    assert_raw_matches_postgres(storefront_server, warehouse)
+    assert not cdc.slot_status(storefront_server.dsn, slot).needs_run
 
 
 def test_a_lost_slot_is_resnapshotted_and_deletes_meanwhile_become_tombstones(
-    server, world, slot, warehouse
+    storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    _pg(server, "SELECT pg_drop_replication_slot(%s)", [slot])
-    victim = int(_pg(server, "SELECT MAX(id) FROM order_items")[0][0])
-    _pg(server, "DELETE FROM order_items WHERE id = %s", [victim])
-    world.tables["storefront_order_items"] = world.tables["storefront_order_items"].query(
-        "id != @victim"
-    )
-    assert cdc.slot_status(server.dsn, slot).needs_run
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    _pg(storefront_server, "SELECT pg_drop_replication_slot(%s)", [slot])
+    victim = int(_pg(storefront_server, "SELECT MAX(id) FROM order_items")[0][0])
+    _pg(storefront_server, "DELETE FROM order_items WHERE id = %s", [victim])
+    storefront_world.tables["storefront_order_items"] = storefront_world.tables[
+        "storefront_order_items"
+    ].query("id != @victim")
+    assert cdc.slot_status(storefront_server.dsn, slot).needs_run
 
-    result = cdc.sync(server.dsn, warehouse, run_id="resnapshot", slot=slot)
+    result = cdc.sync(storefront_server.dsn, warehouse, run_id="resnapshot", slot=slot)
     assert result.snapshot_rows > 0
-    assert_raw_matches_postgres(server, warehouse)
+    assert_raw_matches_postgres(storefront_server, warehouse)
     tombstone = warehouse.con.execute(
         "SELECT _op, _run_id FROM raw.storefront_order_items WHERE id = ?", [victim]
     ).fetchall()
     assert tombstone == [("delete", "resnapshot")]
 
 
-def test_a_second_consumer_of_the_slot_waits_for_the_first(server, slot, warehouse):
+def test_a_second_consumer_of_the_slot_waits_for_the_first(storefront_server, slot, warehouse):
     stop_first, second_done = threading.Event(), threading.Event()
     first = threading.Thread(
         target=cdc.follow,
-        args=(server.dsn, DuckDBConnection(warehouse.con.cursor())),
+        args=(storefront_server.dsn, DuckDBConnection(warehouse.con.cursor())),
         kwargs={"slot": slot, "poll_interval": 0.01, "should_stop": stop_first.is_set},
     )
     first.start()
@@ -358,7 +363,9 @@ def test_a_second_consumer_of_the_slot_waits_for_the_first(server, slot, warehou
         time.sleep(0.01)
 
     def second() -> None:
-        cdc.sync(server.dsn, DuckDBConnection(warehouse.con.cursor()), run_id="2nd", slot=slot)
+        cdc.sync(
+            storefront_server.dsn, DuckDBConnection(warehouse.con.cursor()), run_id="2nd", slot=slot
+        )
         second_done.set()
 
     waiting = threading.Thread(target=second)
@@ -368,27 +375,27 @@ def test_a_second_consumer_of_the_slot_waits_for_the_first(server, slot, warehou
     first.join(30)
     assert second_done.wait(30)
     waiting.join()
-    assert_raw_matches_postgres(server, warehouse)
+    assert_raw_matches_postgres(storefront_server, warehouse)
 
 
 def test_a_slot_held_by_another_session_reads_as_busy_and_consumers_wait(
-    server, world, slot, warehouse
+    storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(server.dsn, warehouse, run_id="run-1", slot=slot)
-    _mutate(server, world, seed=61)
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    _mutate(storefront_server, storefront_world, seed=61)
     holder = psycopg2.connect(
-        server.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection
+        storefront_server.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection
     )
     holder.cursor().start_replication(
         slot_name=slot, options={"proto_version": "1", "publication_names": cdc.PUBLICATION}
     )
-    status = cdc.slot_status(server.dsn, slot)
+    status = cdc.slot_status(storefront_server.dsn, slot)
     assert status.busy and not status.needs_run
-    assert cdc.advance_idle_slot(server.dsn, slot) == status.confirmed_flush_lsn
+    assert cdc.advance_idle_slot(storefront_server.dsn, slot) == status.confirmed_flush_lsn
 
     threading.Timer(0.5, holder.close).start()  # the other session lets go mid-sync
-    cdc.sync(server.dsn, warehouse, run_id="run-2", slot=slot)
-    assert_raw_matches_postgres(server, warehouse)
+    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    assert_raw_matches_postgres(storefront_server, warehouse)
 
 
 def _cart(op: str, cart_id: str, status: str | None) -> cdc.Change:

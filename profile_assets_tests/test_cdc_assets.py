@@ -10,29 +10,16 @@ from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
 from profile_assets.sources.cdc_assets import storefront_cdc, storefront_cdc_sensor
 from profile_assets.warehouse import DuckDBWarehouse
-from profile_assets_tests.storefront_support import small_world, start_loaded_storefront
 
 SLOT = "test_cdc_assets"
 
 
 @pytest.fixture(scope="module")
-def world():
-    return small_world()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, world):
-    server = start_loaded_storefront(tmp_path_factory.mktemp("storefront"), world)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def resources(server, tmp_path_factory):
+def resources(storefront_server, tmp_path_factory):
     path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
     return {
         "warehouse": DuckDBWarehouse(path=str(path)),
-        "storefront": StorefrontResource(dsn=server.dsn, slot_name=SLOT),
+        "storefront": StorefrontResource(dsn=storefront_server.dsn, slot_name=SLOT),
     }
 
 
@@ -47,11 +34,11 @@ def _rows(resources, sql):
         return conn.query_df(sql)
 
 
-def test_first_run_snapshots_every_storefront_table(resources, server):
+def test_first_run_snapshots_every_storefront_table(resources, storefront_server):
     assert isinstance(_sensor(resources), RunRequest)  # no slot yet: a snapshot is due
     result = materialize([storefront_cdc], resources=resources)
     assert result.success
-    with closing(server.connect()) as pg, pg.cursor() as cur:
+    with closing(storefront_server.connect()) as pg, pg.cursor() as cur:
         cur.execute("SELECT count(*) FROM customers")
         customers = cur.fetchone()[0]
     assert (
@@ -61,14 +48,16 @@ def test_first_run_snapshots_every_storefront_table(resources, server):
     assert metadata["snapshot_rows"].value > customers
 
 
-def test_sensor_launches_a_run_only_when_changes_wait(resources, server, world):
+def test_sensor_launches_a_run_only_when_changes_wait(
+    resources, storefront_server, storefront_world
+):
     assert isinstance(_sensor(resources), SkipReason)
-    with closing(server.connect()) as pg:
-        sf.apply_changes(pg, generate_changes(world, 30, seed=5))
+    with closing(storefront_server.connect()) as pg:
+        sf.apply_changes(pg, generate_changes(storefront_world, 30, seed=5))
     assert isinstance(_sensor(resources), RunRequest)
     assert materialize([storefront_cdc], resources=resources).success
     assert isinstance(_sensor(resources), SkipReason)
     latest = _rows(resources, "SELECT max(updated_at) AS t FROM raw.storefront_customers")["t"][0]
-    with closing(server.connect()) as pg, pg.cursor() as cur:
+    with closing(storefront_server.connect()) as pg, pg.cursor() as cur:
         cur.execute("SELECT max(updated_at) FROM customers")
         assert cur.fetchone()[0] == latest.to_pydatetime().replace(tzinfo=None)
