@@ -42,35 +42,14 @@ def _serve(people: int, seed: int, ready: mp.Queue, stop: mp.Event) -> None:
 
 
 def _clients(env: dict):
-    from profile_assets.resources import GA4Resource, HubSpotResource, ZendeskResource
+    from profile_assets.resources import source_resources
     from profile_assets.sources.rest import connect, hubspot, zendesk
 
-    hub = connect.hubspot(
-        HubSpotResource(
-            base_url=env["HUBSPOT_BASE_URL"],
-            client_id=env["HUBSPOT_CLIENT_ID"],
-            client_secret=env["HUBSPOT_CLIENT_SECRET"],
-        ),
-        _retry(),
-    )
-    desk = connect.zendesk(
-        ZendeskResource(
-            base_url=env["ZENDESK_BASE_URL"],
-            email=env["ZENDESK_EMAIL"],
-            api_token=env["ZENDESK_API_TOKEN"],
-        ),
-        _retry(),
-    )
-    ga4 = connect.ga4(
-        GA4Resource(
-            base_url=env["GA4_BASE_URL"],
-            token_url=env["GA4_TOKEN_URL"],
-            property_id=env["GA4_PROPERTY_ID"],
-            client_id=env["GA4_CLIENT_ID"],
-            client_secret=env["GA4_CLIENT_SECRET"],
-        ),
-        _retry(),
-    )
+    # OAuth2 client credentials for HubSpot, as the platform uses them without a private token
+    res = source_resources({k: v for k, v in env.items() if k != "HUBSPOT_ACCESS_TOKEN"})
+    hub = connect.hubspot(res["hubspot"], _retry())
+    desk = connect.zendesk(res["zendesk"], _retry())
+    ga4 = connect.ga4(res["ga4"], _retry())
     streams = [
         hubspot.CrmReader(hub, hubspot.CONTACTS).stream(),
         hubspot.CrmReader(hub, hubspot.DEALS).stream(),

@@ -9,6 +9,7 @@ the real vendor is only a matter of exporting variables.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from dagster import ConfigurableResource, EnvVar
 from dagster_snowflake import SnowflakeResource
@@ -25,7 +26,8 @@ class MissingSettingError(RuntimeError):
 class SourceResource(ConfigurableResource):
     """Base for source connectors: `setting()` resolves a field, then the sandbox."""
 
-    def setting(self, field: str, env_name: str, *, required: bool = True) -> str | None:
+    def setting(self, field: str, *, required: bool = True) -> str | None:
+        env_name = _ENV_NAMES[type(self)][field]
         value = getattr(self, field) or sandbox_setting(env_name)
         if value is None and required:
             raise MissingSettingError(
@@ -78,37 +80,63 @@ class StorefrontResource(SourceResource):
     slot_name: str = "profile_assets_cdc"
 
 
-def _env(name: str) -> EnvVar | None:
-    """`EnvVar(name)` when the variable is set; unset means: use the sandbox at run time."""
-    return EnvVar(name) if name in os.environ else None
+#: Each source resource's fields and the environment variables that configure them.
+SOURCE_SETTINGS: dict[str, tuple[type[SourceResource], dict[str, str]]] = {
+    "hubspot": (
+        HubSpotResource,
+        {
+            "base_url": "HUBSPOT_BASE_URL",
+            "token_url": "HUBSPOT_TOKEN_URL",
+            "access_token": "HUBSPOT_ACCESS_TOKEN",
+            "client_id": "HUBSPOT_CLIENT_ID",
+            "client_secret": "HUBSPOT_CLIENT_SECRET",
+            "refresh_token": "HUBSPOT_REFRESH_TOKEN",
+        },
+    ),
+    "zendesk": (
+        ZendeskResource,
+        {
+            "base_url": "ZENDESK_BASE_URL",
+            "email": "ZENDESK_EMAIL",
+            "api_token": "ZENDESK_API_TOKEN",
+        },
+    ),
+    "ga4": (
+        GA4Resource,
+        {
+            "base_url": "GA4_BASE_URL",
+            "token_url": "GA4_TOKEN_URL",
+            "property_id": "GA4_PROPERTY_ID",
+            "client_id": "GA4_CLIENT_ID",
+            "client_secret": "GA4_CLIENT_SECRET",
+        },
+    ),
+    "enrichment": (
+        EnrichmentResource,
+        {"base_url": "ENRICHMENT_BASE_URL", "api_key": "ENRICHMENT_API_KEY"},
+    ),
+    "storefront": (StorefrontResource, {"dsn": "STOREFRONT_DSN"}),
+}
+
+_ENV_NAMES = {cls: fields for cls, fields in SOURCE_SETTINGS.values()}
 
 
-def source_resources() -> dict[str, ConfigurableResource]:
+def source_resources(values: Mapping[str, str] | None = None) -> dict[str, SourceResource]:
+    """One resource per source system.
+
+    Without `values`, every variable set in the environment is wired as an `EnvVar` (resolved
+    at run time, never baked into the definitions) and unset ones mean: use the sandbox at run
+    time. With `values` (e.g. a sandbox's `env()`), fields take those literal values.
+    """
+
+    def value(name: str) -> str | EnvVar | None:
+        if values is not None:
+            return values.get(name)
+        return EnvVar(name) if name in os.environ else None
+
     return {
-        "hubspot": HubSpotResource(
-            base_url=_env("HUBSPOT_BASE_URL"),
-            token_url=_env("HUBSPOT_TOKEN_URL"),
-            access_token=_env("HUBSPOT_ACCESS_TOKEN"),
-            client_id=_env("HUBSPOT_CLIENT_ID"),
-            client_secret=_env("HUBSPOT_CLIENT_SECRET"),
-            refresh_token=_env("HUBSPOT_REFRESH_TOKEN"),
-        ),
-        "zendesk": ZendeskResource(
-            base_url=_env("ZENDESK_BASE_URL"),
-            email=_env("ZENDESK_EMAIL"),
-            api_token=_env("ZENDESK_API_TOKEN"),
-        ),
-        "ga4": GA4Resource(
-            base_url=_env("GA4_BASE_URL"),
-            token_url=_env("GA4_TOKEN_URL"),
-            property_id=_env("GA4_PROPERTY_ID"),
-            client_id=_env("GA4_CLIENT_ID"),
-            client_secret=_env("GA4_CLIENT_SECRET"),
-        ),
-        "enrichment": EnrichmentResource(
-            base_url=_env("ENRICHMENT_BASE_URL"), api_key=_env("ENRICHMENT_API_KEY")
-        ),
-        "storefront": StorefrontResource(dsn=_env("STOREFRONT_DSN")),
+        key: cls(**{field: value(env_name) for field, env_name in fields.items()})
+        for key, (cls, fields) in SOURCE_SETTINGS.items()
     }
 
 

@@ -24,7 +24,7 @@ from dagster import DagsterInstance, materialize, serialize_value
 from requests import Response
 from tenacity import RetryCallState, Retrying
 
-from profile_assets.resources import GA4Resource, HubSpotResource, ZendeskResource
+from profile_assets.resources import HubSpotResource, source_resources
 from profile_assets.sandbox.apis import hubspot as hubspot_api
 from profile_assets.sandbox.apis.server import SandboxConfig, start_sandbox_apis
 from profile_assets.sandbox.world import generate_world
@@ -88,27 +88,11 @@ def own_sandbox(world, sandbox):
 
 
 def resources(env: dict, db_path: str) -> dict:
-    """Resources pointing at a sandbox (its `env()`), with a DuckDB warehouse at `db_path`."""
-    return {
-        "warehouse": DuckDBWarehouse(path=db_path),
-        "hubspot": HubSpotResource(
-            base_url=env["HUBSPOT_BASE_URL"],
-            client_id=env["HUBSPOT_CLIENT_ID"],
-            client_secret=env["HUBSPOT_CLIENT_SECRET"],
-        ),
-        "zendesk": ZendeskResource(
-            base_url=env["ZENDESK_BASE_URL"],
-            email=env["ZENDESK_EMAIL"],
-            api_token=env["ZENDESK_API_TOKEN"],
-        ),
-        "ga4": GA4Resource(
-            base_url=env["GA4_BASE_URL"],
-            token_url=env["GA4_TOKEN_URL"],
-            property_id=env["GA4_PROPERTY_ID"],
-            client_id=env["GA4_CLIENT_ID"],
-            client_secret=env["GA4_CLIENT_SECRET"],
-        ),
-    }
+    """Resources pointing at a sandbox (its `env()`), with a DuckDB warehouse at `db_path`.
+    HubSpot authenticates with OAuth2 client credentials (no private-app token), so tests
+    exercise token issue and refresh."""
+    oauth_only = {k: v for k, v in env.items() if k != "HUBSPOT_ACCESS_TOKEN"}
+    return {"warehouse": DuckDBWarehouse(path=db_path), **source_resources(oauth_only)}
 
 
 def streams(res: dict, retry: RetrySettings = FAST, search_cap: int = hubspot.SEARCH_CAP):
@@ -659,7 +643,6 @@ def test_syncs_run_unchanged_on_snowflake_via_fakesnow(world, sandbox):
 def test_assets_fall_back_to_the_running_sandbox_state(world, sandbox, tmp_path, monkeypatch):
     """With no connector variables set, the assets reach the sandbox recorded in its state
     file, as `profile-assets sandbox up` leaves it for `dagster dev`."""
-    from profile_assets.resources import source_resources
     from profile_assets.sources.rest_assets import crm_deals, support_tickets
 
     home = tmp_path / "home"

@@ -71,7 +71,7 @@ def storefront_cdc(
     context: AssetExecutionContext, warehouse: Warehouse, storefront: StorefrontResource
 ):
     """Exactly once in effect: the slot advances only after the warehouse commit."""
-    dsn = storefront.setting("dsn", "STOREFRONT_DSN")
+    dsn = storefront.setting("dsn")
     with warehouse.connection() as conn:
         result = cdc.sync(dsn, conn, run_id=context.run_id, slot=storefront.slot_name)
         totals = {cdc.raw_table(t): conn.row_count(cdc.raw_table(t)) for t in TABLES}
@@ -102,7 +102,7 @@ def storefront_cdc_sensor(
 ) -> RunRequest | SkipReason:
     """Checking the slot is cheap (a peek); when nothing waits, the heartbeat advances the slot
     over empty transactions so an idle platform never makes Postgres hold WAL without bound."""
-    dsn = storefront.setting("dsn", "STOREFRONT_DSN", required=False)
+    dsn = storefront.setting("dsn", required=False)
     if dsn is None:
         return SkipReason("no STOREFRONT_DSN and no sandbox running")
     status = cdc.slot_status(dsn, slot=storefront.slot_name)

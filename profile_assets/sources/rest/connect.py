@@ -23,21 +23,15 @@ HUBSPOT_TOKEN_PATH = "/oauth/v1/token"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 
-def _token_url(resource: HubSpotResource | GA4Resource, env_name: str, default: str) -> str:
-    """The configured token endpoint, else the vendor's (GA4's lives on another host than
-    the Data API)."""
-    return resource.setting("token_url", env_name, required=False) or default
-
-
 def hubspot(resource: HubSpotResource, retry: RetrySettings) -> SourceClient:
-    base = resource.setting("base_url", "HUBSPOT_BASE_URL")
+    base = resource.setting("base_url")
     if resource.access_token:  # explicitly configured private-app token
-        token = resource.setting("access_token", "HUBSPOT_ACCESS_TOKEN")
+        token = resource.setting("access_token")
         return make_client(base, BearerTokenAuth(token=token), retry)
-    client_id = resource.setting("client_id", "HUBSPOT_CLIENT_ID")
-    secret = resource.setting("client_secret", "HUBSPOT_CLIENT_SECRET")
-    refresh = resource.setting("refresh_token", "HUBSPOT_REFRESH_TOKEN", required=False)
-    token_url = _token_url(resource, "HUBSPOT_TOKEN_URL", base + HUBSPOT_TOKEN_PATH)
+    client_id = resource.setting("client_id")
+    secret = resource.setting("client_secret")
+    refresh = resource.setting("refresh_token", required=False)
+    token_url = resource.setting("token_url", required=False) or base + HUBSPOT_TOKEN_PATH
     if refresh:
         auth = RefreshingRefreshToken(
             access_token_url=token_url,
@@ -53,21 +47,21 @@ def hubspot(resource: HubSpotResource, retry: RetrySettings) -> SourceClient:
 
 
 def zendesk(resource: ZendeskResource, retry: RetrySettings) -> SourceClient:
-    base = resource.setting("base_url", "ZENDESK_BASE_URL")
-    email = resource.setting("email", "ZENDESK_EMAIL")
-    token = resource.setting("api_token", "ZENDESK_API_TOKEN")
+    base = resource.setting("base_url")
+    email = resource.setting("email")
+    token = resource.setting("api_token")
     auth = HttpBasicAuth(username=f"{email}/token", password=token)
     return make_client(base, auth, retry)
 
 
 def ga4(resource: GA4Resource, retry: RetrySettings) -> tuple[SourceClient, str]:
     """The client and the property id to report on."""
-    base = resource.setting("base_url", "GA4_BASE_URL")
-    client_id = resource.setting("client_id", "GA4_CLIENT_ID")
-    secret = resource.setting("client_secret", "GA4_CLIENT_SECRET")
-    property_id = resource.setting("property_id", "GA4_PROPERTY_ID")
+    base = resource.setting("base_url")
+    client_id = resource.setting("client_id")
+    secret = resource.setting("client_secret")
+    property_id = resource.setting("property_id")
     auth = RefreshingClientCredentials(
-        access_token_url=_token_url(resource, "GA4_TOKEN_URL", GOOGLE_TOKEN_URL),
+        access_token_url=resource.setting("token_url", required=False) or GOOGLE_TOKEN_URL,
         client_id=client_id,
         client_secret=secret,
     )
