@@ -133,10 +133,10 @@ def _warehouse_summary() -> Table:
     table.add_column("table")
     table.add_column("rows", justify="right")
     with warehouse_resource(settings.environment()).connection() as wh:
+        schemas = ", ".join(f"'{schema}'" for schema in settings.WAREHOUSE_SCHEMAS)
         names = wh.query_df(
             "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw','staging','identity','profiles','ml','serving','ops') "
-            "ORDER BY 1"
+            f"WHERE table_schema IN ({schemas}) ORDER BY 1"
         )["name"]
         for name in names:
             table.add_row(name, f"{wh.row_count(name):,}")
