@@ -26,7 +26,7 @@ import duckdb
 
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.world import generate_world
-from profile_assets.sources import cdc
+from profile_assets.sources.cdc import replication as cdc
 from profile_assets.warehouse import DuckDBConnection
 
 TARGET_P99_S = 1.0

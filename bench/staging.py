@@ -53,7 +53,7 @@ def seed(people: int, path: str) -> dict:
 def stage(path: str, as_of: str) -> dict:
     import pandas as pd
 
-    from profile_assets.checks import validate_frame
+    from profile_assets.contracts.asset_checks import validate_frame
     from profile_assets.staging import derived
     from profile_assets.staging.assets import STEPS, run_step
     from profile_assets.staging.checks import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from profile_assets import sandbox_process
+from profile_assets.sandbox import process as sandbox_process
 
 console = Console(stderr=True)
 # Library notices (beta parameters, missing XDG dirs) are for developers, not CLI users.
@@ -67,7 +67,7 @@ def status(as_json: bool) -> None:
 @click.option("--seed", default=1, show_default=True)
 def mutate(people: int, seed: int) -> None:
     """Create, update and delete records of some people in every source system."""
-    from profile_assets.sandbox_client import mutate_world
+    from profile_assets.sandbox.client import mutate_world
 
     summary = mutate_world(people=people, seed=seed)
     for table, counts in sorted(summary.items()):

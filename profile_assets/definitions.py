@@ -19,9 +19,9 @@ from profile_assets.identity.assets import IDENTITY_ASSETS, IDENTITY_CHECKS
 from profile_assets.profiles.assets import PROFILE_ASSETS, PROFILE_CHECKS
 from profile_assets.profiles.erasure import erase_person_job
 from profile_assets.resources import resources_for
-from profile_assets.sources.cdc_assets import CDC_ASSETS, storefront_cdc_sensor
-from profile_assets.sources.file_assets import FILE_DROP_ASSETS, file_drop_sensor
-from profile_assets.sources.rest_assets import (
+from profile_assets.sources.cdc.assets import CDC_ASSETS, storefront_cdc_sensor
+from profile_assets.sources.files.assets import FILE_DROP_ASSETS, file_drop_sensor
+from profile_assets.sources.rest.assets import (
     REST_ASSETS,
     REST_JOBS,
     REST_SCHEDULES,

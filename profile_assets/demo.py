@@ -18,8 +18,9 @@ from dagster._core.storage.tags import (
 from rich.console import Console
 from rich.table import Table
 
-from profile_assets import sandbox_process, settings
+from profile_assets import settings
 from profile_assets.instance import prepare_dagster_home
+from profile_assets.sandbox import process as sandbox_process
 
 WEB_HISTORY_DAYS = 120
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event

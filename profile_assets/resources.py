@@ -15,7 +15,7 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_snowflake import SnowflakeResource
 
 from profile_assets import settings
-from profile_assets.sandbox_state import sandbox_setting
+from profile_assets.sandbox.state import sandbox_setting
 from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse, Warehouse
 
 

@@ -14,7 +14,7 @@ from functools import cache
 
 import pandas as pd
 
-from profile_assets.sources.raw_rows import with_load_metadata
+from profile_assets.quarantine.rejections import with_load_metadata
 from profile_assets.warehouse import WarehouseConnection
 
 STORE_TIMEZONE = "America/New_York"

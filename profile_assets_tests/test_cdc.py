@@ -18,7 +18,7 @@ import pytest
 
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
-from profile_assets.sources import cdc
+from profile_assets.sources.cdc import replication as cdc
 from profile_assets.warehouse import DuckDBConnection
 
 

@@ -8,7 +8,7 @@ from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_contex
 from profile_assets.resources import StorefrontResource
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
-from profile_assets.sources.cdc_assets import storefront_cdc, storefront_cdc_sensor
+from profile_assets.sources.cdc.assets import storefront_cdc, storefront_cdc_sensor
 from profile_assets.warehouse import DuckDBWarehouse
 
 SLOT = "test_cdc_assets"

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from profile_assets.staging import derived as d
+from profile_assets.features import derived as d
 from profile_assets.staging import transforms as t
 from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
 from profile_assets_tests.staging_support import staging_world, world_raw_tables

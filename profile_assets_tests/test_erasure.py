@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from profile_assets.profiles.erasure import erase_person, erase_person_job
-from profile_assets.profiles.suppression import (
+from profile_assets.privacy.suppression import (
     email_suppression_hash,
     filter_suppressed,
     hash_keys,
 )
+from profile_assets.profiles.erasure import erase_person, erase_person_job
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.tables import CONTACTS
 from profile_assets.staging.transforms import PERSON_SOURCES

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
+from profile_assets.contracts.unified_schema import detect_drift
 from profile_assets.sandbox.file_drops import write_file_drops
 from profile_assets.sandbox.world import generate_world
-from profile_assets.sources import file_drops
-from profile_assets.sources.file_assets import file_contacts, file_drop_sensor, file_orders
-from profile_assets.sources.file_drops import CONTACTS, ORDERS, load_pending
-from profile_assets.staging.unified_schema import detect_drift
+from profile_assets.sources.files import drops as file_drops
+from profile_assets.sources.files.assets import file_contacts, file_drop_sensor, file_orders
+from profile_assets.sources.files.drops import CONTACTS, ORDERS, load_pending
 from profile_assets.warehouse import DuckDBWarehouse
 
 HEADER = ["contact_ref", "First Name", "Last Name", "E-mail", "Phone", "Birth Date", "Street",

@@ -10,9 +10,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from profile_assets.staging.normalize import (
-    _fast_phone,
-    _library_phone,
+from profile_assets.normalizers import (
     email_match_key,
     fold_key,
     name_phonetic_key,
@@ -24,6 +22,7 @@ from profile_assets.staging.normalize import (
     split_full_name,
     to_utc,
 )
+from profile_assets.normalizers.phone import _fast_phone, _library_phone
 
 
 def S(*values, dtype=object) -> pd.Series:

@@ -29,6 +29,7 @@ from profile_assets.sandbox.apis import hubspot as hubspot_api
 from profile_assets.sandbox.apis.server import SandboxConfig, start_sandbox_apis
 from profile_assets.sandbox.world import generate_world
 from profile_assets.sources.rest import connect, ga4, hubspot, zendesk
+from profile_assets.sources.rest.assets import REST_ASSETS, web_user_days
 from profile_assets.sources.rest.client import (
     FlooredWait,
     HttpBasicAuth,
@@ -38,7 +39,6 @@ from profile_assets.sources.rest.client import (
 )
 from profile_assets.sources.rest.records import Field, parse_records
 from profile_assets.sources.rest.sync import Stream, read_cursor, save_cursor, sync
-from profile_assets.sources.rest_assets import REST_ASSETS, web_user_days
 from profile_assets.warehouse import DuckDBWarehouse
 
 FAST = RetrySettings(max_attempts=10, backoff_factor=0.02, min_backoff=0.02, max_delay=2.0)
@@ -643,7 +643,7 @@ def test_syncs_run_unchanged_on_snowflake_via_fakesnow(world, sandbox):
 def test_assets_fall_back_to_the_running_sandbox_state(world, sandbox, tmp_path, monkeypatch):
     """With no connector variables set, the assets reach the sandbox recorded in its state
     file, as `profile-assets sandbox up` leaves it for `dagster dev`."""
-    from profile_assets.sources.rest_assets import crm_deals, support_tickets
+    from profile_assets.sources.rest.assets import crm_deals, support_tickets
 
     home = tmp_path / "home"
     (home / "sandbox").mkdir(parents=True)

@@ -7,8 +7,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from profile_assets.sandbox.world import generate_world
-from profile_assets.staging.unified_schema import (
+from profile_assets.contracts.unified_schema import (
     SchemaDriftError,
     build_schema,
     detect_drift,
@@ -18,6 +17,7 @@ from profile_assets.staging.unified_schema import (
     source_tables,
     to_unified_columns,
 )
+from profile_assets.sandbox.world import generate_world
 
 CRM = "crm mapping v1, unified schema v1.0"
 

@@ -1,6 +1,6 @@
 """Match-key helpers staging's normalizers do not cover: placeholder names and street lines.
 
-Normalization itself is staging's (`profile_assets.staging.normalize`); these only decide what
+Normalization itself is staging's (`profile_assets.normalizers`); these only decide what
 counts as *evidence* when comparing records.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from profile_assets.staging.normalize import fold_key
+from profile_assets.normalizers import fold_key
 
 #: Values people type when a form insists on a name; agreeing on them says nothing.
 PLACEHOLDER_NAMES = frozenset(

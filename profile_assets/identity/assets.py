@@ -39,7 +39,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from profile_assets.checks import pandera_table_check
+from profile_assets.contracts.asset_checks import pandera_table_check
+from profile_assets.contracts.unified_schema import SCHEMAS_DIR
 from profile_assets.identity.engine import (
     ResolutionResult,
     ResolutionState,
@@ -50,9 +51,8 @@ from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SI
 from profile_assets.identity.features import PERSON_FIELDS
 from profile_assets.identity.metrics import pairwise_metrics
 from profile_assets.identity.settings import ResolutionSettings
-from profile_assets.profiles.suppression import SUPPRESSIONS_TABLE, filter_suppressed
-from profile_assets.sandbox_state import read_state
-from profile_assets.staging.unified_schema import SCHEMAS_DIR
+from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
+from profile_assets.sandbox.state import read_state
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 GROUP = "identity"

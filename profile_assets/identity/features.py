@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
+from profile_assets import normalizers as normalize
 from profile_assets.identity import _keys
-from profile_assets.staging import normalize
 
 PERSON_FIELDS = (
     "first_name",

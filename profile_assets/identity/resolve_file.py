@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from profile_assets.contracts.unified_schema import match_columns
 from profile_assets.identity.engine import Progress, ResolutionResult, resolve_records
 from profile_assets.identity.features import LINK_FIELD
 from profile_assets.identity.overrides import Overrides
 from profile_assets.identity.settings import ResolutionSettings
-from profile_assets.staging.normalize import fold_key
-from profile_assets.staging.unified_schema import match_columns
+from profile_assets.normalizers import fold_key
 
 #: Bookkeeping columns the person schema does not define, by folded name.
 _KEY_COLUMNS = {"recordid": "record_id", "source": "source", "linkid": LINK_FIELD}

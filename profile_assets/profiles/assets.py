@@ -20,14 +20,14 @@ from dagster import (
 )
 from pydantic import Field
 
-from profile_assets.checks import pandera_table_check
+from profile_assets.contracts.asset_checks import pandera_table_check
+from profile_assets.features.derived import Activity
 from profile_assets.identity.assets import IDENTITY_MAP, IDENTITY_MAP_KEY, read_live_contacts
 from profile_assets.identity.assets import read_table as read_optional
 from profile_assets.profiles import history as scd2
 from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.profiles.golden import build_golden, empty_activity, golden_columns
 from profile_assets.profiles.survivorship import RULES_PATH, SurvivorshipRules, load_rules
-from profile_assets.staging.derived import Activity
 from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 

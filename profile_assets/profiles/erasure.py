@@ -31,19 +31,19 @@ from dataclasses import dataclass, field
 import pandas as pd
 from dagster import Config, OpExecutionContext, job, op
 
+from profile_assets.contracts.unified_schema import load_source
 from profile_assets.identity.assets import IDENTITY_MAP, MATCH_LINKS, RESOLUTION_EVENTS
-from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
-from profile_assets.profiles.history import HISTORY_TABLE
-from profile_assets.profiles.suppression import (
+from profile_assets.privacy.suppression import (
     SUPPRESSIONS_TABLE,
     canonical_email_keys,
     contact_keys,
     hash_keys,
     record_keys,
 )
+from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
+from profile_assets.profiles.history import HISTORY_TABLE
 from profile_assets.settings import WAREHOUSE_SCHEMAS
 from profile_assets.staging.transforms import PERSON_SOURCES
-from profile_assets.staging.unified_schema import load_source
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 CONTACTS = "staging.contacts"

@@ -21,8 +21,9 @@ from dagster import (
     asset,
 )
 
-from profile_assets.profiles.suppression import SUPPRESSIONS_TABLE, filter_suppressed
-from profile_assets.sources.raw_rows import quarantine
+from profile_assets.contracts.unified_schema import SchemaDriftError
+from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
+from profile_assets.quarantine.rejections import quarantine
 from profile_assets.staging import transforms
 from profile_assets.staging.tables import (
     CARTS,
@@ -32,7 +33,6 @@ from profile_assets.staging.tables import (
     WEB_ACTIVITY,
     StagingTable,
 )
-from profile_assets.staging.unified_schema import SchemaDriftError
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 GROUP = "staging"

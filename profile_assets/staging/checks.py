@@ -30,10 +30,10 @@ from dagster import (
     asset_check,
 )
 
-from profile_assets.checks import SAMPLE_ROWS, check_result, validate_frame
+from profile_assets.contracts.asset_checks import SAMPLE_ROWS, check_result, validate_frame
+from profile_assets.contracts.unified_schema import SchemaDriftError, build_schema, source_tables
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
 from profile_assets.staging.transforms import extract
-from profile_assets.staging.unified_schema import SchemaDriftError, build_schema, source_tables
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 ROW_COUNTS_TABLE = "ops.table_row_counts"

@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from profile_assets.sources.raw_rows import DELETE, Rejection
-from profile_assets.staging import normalize as nz
-from profile_assets.staging.tables import CARTS, CONTACTS, ORDERS, TICKETS, WEB_ACTIVITY
-from profile_assets.staging.unified_schema import (
+from profile_assets import normalizers as nz
+from profile_assets.contracts.unified_schema import (
     DriftReport,
     SourceTable,
     load_source,
     load_unified,
     to_unified_columns,
 )
+from profile_assets.quarantine.rejections import DELETE, Rejection
+from profile_assets.staging.tables import CARTS, CONTACTS, ORDERS, TICKETS, WEB_ACTIVITY
 
 PERSON_SOURCES = ("crm_contacts", "support_users", "storefront_customers", "file_contacts")
 ORDER_SOURCES = ("crm_deals", "storefront_orders", "file_orders")

@@ -9,5 +9,5 @@
 - `connect`: Dagster resources -> authenticated clients.
 
 Why dlt's client layer rather than `dlt.sources.rest_api` pipelines: see
-`profile_assets.sources.rest_assets`.
+`profile_assets.sources.rest.assets`.
 """

@@ -18,7 +18,7 @@ import pandas as pd
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from requests import Response
 
-from profile_assets.sources.raw_rows import LoadTally, with_load_metadata
+from profile_assets.quarantine.rejections import LoadTally, with_load_metadata
 from profile_assets.sources.rest.client import SourceClient
 from profile_assets.sources.rest.records import Field, parse_records
 from profile_assets.sources.rest.sync import replace_window

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from profile_assets.sources.raw_rows import Rejection
+from profile_assets.quarantine.rejections import Rejection
 
 Kind = Literal["str", "int", "float", "bool", "ts", "date", "list"]
 """`list` is a list of ids, kept as a JSON array string (portable to every warehouse)."""

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from profile_assets.sources.raw_rows import (
+from profile_assets.quarantine.rejections import (
     DELETE,
     REJECTED_TABLE,
     UPSERT,

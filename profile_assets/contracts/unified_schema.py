@@ -21,7 +21,7 @@ import yaml
 from pandera.engines import pandas_engine
 from rapidfuzz import fuzz
 
-from profile_assets.staging.normalize import fold_key
+from profile_assets.normalizers import fold_key
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from profile_assets.sandbox_process import SandboxError, running_state
+from profile_assets.sandbox.process import SandboxError, running_state
 
 
 def control_url() -> str:

@@ -22,7 +22,7 @@ import os
 
 import pandas as pd
 
-from profile_assets.staging.normalize import email_match_key, normalize_email
+from profile_assets.normalizers import email_match_key, normalize_email
 
 SUPPRESSIONS_TABLE = "ops.suppressions"
 SALT_ENV = "PROFILE_ASSETS_SUPPRESSION_SALT"

@@ -23,7 +23,7 @@ from dagster import (
 
 from profile_assets.resources import StorefrontResource
 from profile_assets.sandbox.storefront import TABLES, Table
-from profile_assets.sources import cdc
+from profile_assets.sources.cdc import replication as cdc
 from profile_assets.warehouse import Warehouse
 
 OWNERS = ["team:data-platform"]

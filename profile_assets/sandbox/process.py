@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from profile_assets import settings
-from profile_assets.sandbox_state import read_state
+from profile_assets.sandbox.state import read_state
 
 
 class SandboxError(RuntimeError):

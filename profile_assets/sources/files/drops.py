@@ -42,14 +42,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
-from profile_assets.sources.raw_rows import (
+from profile_assets.contracts.unified_schema import SourceTable, load_source, match_columns
+from profile_assets.normalizers import fold_key, to_utc
+from profile_assets.quarantine.rejections import (
     LoadTally,
     Rejection,
     quarantine,
     with_load_metadata,
 )
-from profile_assets.staging.normalize import fold_key, to_utc
-from profile_assets.staging.unified_schema import SourceTable, load_source, match_columns
 from profile_assets.warehouse import WarehouseConnection
 
 SOURCE = "file_drop"

@@ -22,7 +22,8 @@ from dagster import (
 )
 
 from profile_assets import settings
-from profile_assets.sources.file_drops import (
+from profile_assets.quarantine.rejections import LoadTally
+from profile_assets.sources.files.drops import (
     KINDS,
     LOAD_COLUMNS,
     DropKind,
@@ -31,7 +32,6 @@ from profile_assets.sources.file_drops import (
     pending_files,
     raw_name,
 )
-from profile_assets.sources.raw_rows import LoadTally
 from profile_assets.warehouse import Warehouse
 
 OWNERS = ["team:data-platform"]
