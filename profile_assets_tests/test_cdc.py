@@ -19,6 +19,7 @@ import pytest
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
 from profile_assets.sources.cdc import replication as cdc
+from profile_assets.sources.cdc.tables import by_name
 from profile_assets.warehouse import DuckDBConnection
 
 
@@ -66,7 +67,7 @@ def assert_raw_matches_postgres(
             storefront_server, f"SELECT {', '.join(f'{c}::text' for c in names)} FROM {table.name}"
         )
         casts = ", ".join(f"CAST({c} AS VARCHAR)" for c in names)
-        raw = cdc.raw_table(table)
+        raw = by_name(table.name).raw_table
         live = wh.con.execute(f"SELECT {casts} FROM {raw} WHERE _op = 'upsert'").fetchall()
         assert sorted(live) == sorted(source), table.name
         total, keys = wh.con.execute(f"SELECT COUNT(*), COUNT(DISTINCT id) FROM {raw}").fetchall()[
@@ -210,7 +211,7 @@ def test_crash_between_read_and_commit_loses_nothing(
     assert _state(warehouse, slot) == position
     for table in sf.TABLES:
         crashed = warehouse.con.execute(
-            f"SELECT COUNT(*) FROM {cdc.raw_table(table)} WHERE _run_id = 'crashed-run'"
+            f"SELECT COUNT(*) FROM {by_name(table.name).raw_table} WHERE _run_id = 'crashed-run'"
         ).fetchall()
         assert crashed == [(0,)], table.name
 

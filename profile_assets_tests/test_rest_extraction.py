@@ -407,7 +407,8 @@ def test_cursor_ties_at_a_page_boundary_lose_nothing(world, sandbox, tmp_path):
         stream = reader.stream()
         with res["warehouse"].connection() as conn:
             # an incremental run from the beginning of time: the search path, page by page
-            save_cursor(conn, stream.name, hubspot.Cursor(modified=0).dump(), run_id="r0")
+            with conn.unit_of_work() as unit:
+                save_cursor(unit, stream.name, hubspot.Cursor(modified=0).dump(), run_id="r0")
             active = (~tied.tables["crm_contacts"]["archived"].astype(bool)).sum()
             crash_after = active // hubspot.SEARCH_PAGE - 1
             dying = _dies_after(stream, pages=crash_after)

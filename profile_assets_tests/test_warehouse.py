@@ -68,3 +68,69 @@ def test_transaction_rolls_back_on_error(warehouse):
             wh.execute("DELETE FROM ops.t")
             raise RuntimeError("crash mid-write")
         assert wh.row_count("ops.t") == 1
+
+
+def _seed(wh):
+    wh.write_df(pd.DataFrame({"id": ["a"], "value": [1], "version": [1]}), "raw.things")
+    wh.write_df(pd.DataFrame({"stream": ["s"], "cursor": ["c1"]}), "ops.cursors")
+
+
+def _state(wh):
+    things = wh.query_df("SELECT id, value FROM raw.things ORDER BY id").to_dict("records")
+    cursors = wh.query_df("SELECT cursor FROM ops.cursors")["cursor"].tolist()
+    return things, cursors
+
+
+def _record_step(unit):
+    unit.merge(
+        _batch(["a", "b"], [10, 20], [2, 1]), "raw.things", ["id"], version_columns=["version"]
+    )
+    unit.append(pd.DataFrame({"id": ["x"]}), "ops.new_table")
+    unit.replace(pd.DataFrame({"stream": ["s"], "cursor": ["c2"]}), "ops.cursors")
+
+
+def test_unit_of_work_applies_every_write_together(warehouse):
+    with warehouse.connection() as wh:
+        _seed(wh)
+        with wh.unit_of_work() as unit:
+            _record_step(unit)
+        assert _state(wh) == ([{"id": "a", "value": 10}, {"id": "b", "value": 20}], ["c2"])
+        assert wh.row_count("ops.new_table") == 1
+        leftovers = wh.query_df(
+            "SELECT table_name FROM information_schema.tables WHERE LOWER(table_name) LIKE '_uow_%'"
+        )
+        assert leftovers.empty
+
+
+def test_unit_of_work_killed_between_staging_and_commit_changes_nothing(warehouse, monkeypatch):
+    """The crash lands after every scratch table is written and the first DML statement ran
+    inside the transaction: nothing of the step may be visible afterwards."""
+    with warehouse.connection() as wh:
+        _seed(wh)
+        executed = []
+        real_execute = type(wh).execute
+
+        def crash_on_second_dml(self, sql, params=None):
+            if sql.startswith(("UPDATE", "INSERT", "DELETE")):
+                executed.append(sql)
+                if len(executed) == 2:
+                    raise KeyboardInterrupt("killed mid-commit")
+            return real_execute(self, sql, params)
+
+        monkeypatch.setattr(type(wh), "execute", crash_on_second_dml)
+        with pytest.raises(KeyboardInterrupt), wh.unit_of_work() as unit:
+            _record_step(unit)
+        monkeypatch.undo()
+        assert len(executed) == 2
+        assert _state(wh) == ([{"id": "a", "value": 1}], ["c1"])
+        assert wh.row_count("ops.new_table") == 0
+
+
+def test_unit_of_work_discards_writes_when_the_step_fails_before_commit(warehouse):
+    with warehouse.connection() as wh:
+        _seed(wh)
+        with pytest.raises(RuntimeError), wh.unit_of_work() as unit:
+            _record_step(unit)
+            raise RuntimeError("the step failed after recording its writes")
+        assert _state(wh) == ([{"id": "a", "value": 1}], ["c1"])
+        assert not wh.table_exists("ops.new_table")

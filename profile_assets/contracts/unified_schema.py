@@ -74,6 +74,8 @@ class ColumnSpec:
     type: str
     required: bool = False
     maps_to: str | None = None
+    #: The warehouse column type where the contract type alone is too loose (money).
+    sql_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ def _source_tables(schemas_dir: Path) -> dict[str, SourceTable]:
                         type=c["type"],
                         required=c.get("required", False),
                         maps_to=c.get("maps_to"),
+                        sql_type=c.get("sql_type"),
                     )
                     for n, c in spec["columns"].items()
                 },

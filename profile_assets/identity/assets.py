@@ -264,13 +264,17 @@ def _publish(
     links: pd.DataFrame,
     events: pd.DataFrame,
     run_row: pd.DataFrame,
+    state_row: pd.DataFrame | None,
 ) -> None:
-    with conn.transaction():
-        conn.write_df(identity_map, IDENTITY_MAP, mode="replace")
-        conn.write_df(_text_columns(links), MATCH_LINKS, mode="replace")
+    """Map, links, events, the run and the stored model commit together or not at all."""
+    with conn.unit_of_work() as unit:
+        unit.replace(identity_map, IDENTITY_MAP, exact_columns=True)
+        unit.replace(_text_columns(links), MATCH_LINKS, exact_columns=True)
         # Written even when empty: the table (and its check) exists from the first run.
-        conn.write_df(_text_columns(events), RESOLUTION_EVENTS)
-        conn.write_df(run_row, RESOLUTION_RUNS)
+        unit.append(_text_columns(events), RESOLUTION_EVENTS)
+        unit.append(run_row, RESOLUTION_RUNS)
+        if state_row is not None:
+            unit.replace(state_row, RESOLUTION_STATE, exact_columns=True)
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -361,13 +365,12 @@ def identity_resolution(
                 "overrides_digest": [digest],
             }
         )
-        _publish(conn, identity_map, links, events, run_row)
-        if full:
-            conn.write_df(
-                _state_row(result, settings_digest(settings), len(contacts), run_id, now),
-                RESOLUTION_STATE,
-                mode="replace",
-            )
+        state_row = (
+            _state_row(result, settings_digest(settings), len(contacts), run_id, now)
+            if full
+            else None
+        )
+        _publish(conn, identity_map, links, events, run_row, state_row)
     touched = touched_profiles(identity_map, previous, changes)
     re_resolved = result.stats["re_resolved_records"]
     yield from _results(

@@ -29,14 +29,13 @@ from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.profiles.golden import build_golden, empty_activity, golden_columns
 from profile_assets.profiles.survivorship import RULES_PATH, SurvivorshipRules, load_rules
 from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
-from profile_assets.warehouse import Warehouse, WarehouseConnection
+from profile_assets.warehouse import UnitOfWork, Warehouse, WarehouseConnection
 
 GROUP = "profiles"
 GOLDEN_TABLE = "profiles.golden_profiles"
 GOLDEN_KEY = AssetKey(["profiles", "golden_profiles"])
 HISTORY_KEY = AssetKey(["profiles", "profile_history"])
 PREVIEW_ROWS = 5
-_CLOSING = "profiles._history_closing"
 
 
 class RulesConfig(Config):
@@ -92,7 +91,8 @@ def golden_profiles(
         golden, touched = build_golden(
             contacts, identity_map, rules, read_activity(conn), _as_of(config.as_of), previous
         )
-        conn.write_df(golden, GOLDEN_TABLE, mode="replace")
+        with conn.unit_of_work() as unit:
+            unit.replace(golden, GOLDEN_TABLE, exact_columns=True)
     context.log.info(f"{len(touched)} of {len(golden)} profiles rebuilt")
     return MaterializeResult(metadata=_golden_metadata(golden, touched, rules))
 
@@ -148,12 +148,12 @@ def profile_history(
             changes, run_id=run_id, tags=context.run.tags, asset=HISTORY_KEY.to_user_string(),
             at=at,
         )  # fmt: skip
-        with conn.transaction():
-            close_history_rows(conn, change.closed, at)
+        with conn.unit_of_work() as unit:
+            close_history_rows(unit, change.closed, at)
             if len(change.new_rows):
-                conn.write_df(change.new_rows, scd2.HISTORY_TABLE)
+                unit.append(change.new_rows, scd2.HISTORY_TABLE)
             if len(audit):
-                conn.merge_df(audit, AUDIT_TABLE, ["audit_id"])
+                unit.merge(audit, AUDIT_TABLE, ["audit_id"])
         versions = conn.row_count(scd2.HISTORY_TABLE)
     counts = change.changes["change_type"].value_counts().to_dict()
     return MaterializeResult(
@@ -167,21 +167,16 @@ def profile_history(
     )
 
 
-def close_history_rows(conn: WarehouseConnection, profile_ids, at: pd.Timestamp) -> None:
+def close_history_rows(unit: UnitOfWork, profile_ids, at: pd.Timestamp) -> None:
     """End the current version of `profile_ids` at `at` (one set-based UPDATE)."""
-    if not len(profile_ids) or not conn.table_exists(scd2.HISTORY_TABLE):
+    if not len(profile_ids) or not unit.conn.table_exists(scd2.HISTORY_TABLE):
         return
-    ids = pd.DataFrame({"profile_id": pd.Series(list(profile_ids), dtype="string")})
-    conn.write_df(ids, _CLOSING, mode="replace")
-    try:
-        # A literal, not a bound parameter: DuckDB and Snowflake bind differently.
-        conn.execute(
-            f"UPDATE {scd2.HISTORY_TABLE} SET is_current = FALSE, "
-            f"valid_to = CAST('{at.isoformat()}' AS TIMESTAMP WITH TIME ZONE) "
-            f"WHERE is_current AND profile_id IN (SELECT profile_id FROM {_CLOSING})"
-        )
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS {_CLOSING}")
+    closing = unit.stage(pd.DataFrame({"profile_id": pd.Series(list(profile_ids), dtype="string")}))
+    unit.execute(
+        f"UPDATE {scd2.HISTORY_TABLE} SET is_current = FALSE, "
+        f"valid_to = {unit.conn.timestamp_literal(at)} "
+        f"WHERE is_current AND profile_id IN (SELECT profile_id FROM {closing})"
+    )
 
 
 PROFILE_ASSETS = [golden_profiles, profile_history]

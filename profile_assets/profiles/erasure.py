@@ -44,7 +44,7 @@ from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.profiles.history import HISTORY_TABLE
 from profile_assets.settings import WAREHOUSE_SCHEMAS
 from profile_assets.staging.transforms import PERSON_SOURCES
-from profile_assets.warehouse import Warehouse, WarehouseConnection
+from profile_assets.warehouse import UnitOfWork, Warehouse, WarehouseConnection
 
 CONTACTS = "staging.contacts"
 GOLDEN = "profiles.golden_profiles"
@@ -65,7 +65,6 @@ LINKED_ACTIVITY = (
 PROFILE_SCHEMAS = ("ml", "serving")
 #: Never swept: they hold only hashes, ids and counts, and must survive the erasure.
 KEPT_TABLES = frozenset({SUPPRESSIONS_TABLE, AUDIT_TABLE})
-_IDS = "ops._erasure_ids"
 
 
 @dataclass
@@ -148,14 +147,14 @@ def erase(
     mine = contacts.merge(records, on=["source", "source_record_id"])
     raw_identifiers = [_raw_identifiers(conn, source, records) for source in PERSON_SOURCES]
     values = sweep_values(email, mine, raw_identifiers)
-    with conn.transaction():
-        before = _row_counts(conn)
-        _delete_by_records(conn, records)
-        _delete_by_profiles(conn, profiles)
-        _sweep(conn, values)
-        after = _row_counts(conn)
-        report.suppressions = _suppress(conn, _person_keys(key, mine, records), salt, run_id)
-        _audit(conn, report, run_id=run_id, tags=tags)
+    before = _row_counts(conn)
+    with conn.unit_of_work() as unit:
+        _delete_by_records(unit, records)
+        _delete_by_profiles(unit, profiles)
+        _sweep(unit, values)
+        report.suppressions = _suppress(unit, _person_keys(key, mine, records), salt, run_id)
+        _audit(unit, report, run_id=run_id, tags=tags)
+    after = _row_counts(conn)
     report.rows_deleted = {t: n - after.get(t, 0) for t, n in before.items() if n > after.get(t, 0)}
     return report
 
@@ -179,88 +178,86 @@ def _raw_identifiers(conn: WarehouseConnection, source: str, records: pd.DataFra
     present = [c for c in columns if c in conn.columns(table)]
     if not present:
         return pd.DataFrame()
-    _stage_ids(conn, ids)
     quoted = ", ".join(f'"{c}"' for c in present)
     return conn.query_df(
         f"SELECT {quoted} FROM {table} WHERE CAST(_source_id AS VARCHAR) IN "
-        f"(SELECT record_id FROM {_IDS})"
+        f"{conn.in_list(sorted(ids.astype(str).unique()))}"
     )
 
 
-def _stage_ids(conn: WarehouseConnection, ids: pd.Series) -> None:
+def _stage_ids(unit: UnitOfWork, ids: pd.Series) -> str:
     """Put `ids` into a scratch table, so deletes are one set-based statement per table."""
     frame = pd.DataFrame({"record_id": pd.Series(ids.astype(str).unique(), dtype="string")})
-    conn.write_df(frame, _IDS, mode="replace")
+    return unit.stage(frame)
 
 
-def _delete_by_records(conn: WarehouseConnection, records: pd.DataFrame) -> None:
+def _delete_by_records(unit: UnitOfWork, records: pd.DataFrame) -> None:
     for source in PERSON_SOURCES:
         ids = records.loc[records["source"] == source, "source_record_id"]
         if ids.empty:
             continue
-        _stage_ids(conn, ids)
-        _delete_where_in(conn, f"raw.{source}", "_source_id")
-        _delete_where_in(conn, CONTACTS, "source_record_id", f"source = '{source}'")
+        staged = _stage_ids(unit, ids)
+        mine = unit.conn.literal(source)
+        _delete_where_in(unit, staged, f"raw.{source}", "_source_id")
+        _delete_where_in(unit, staged, CONTACTS, "source_record_id", f"source = {mine}")
         for side in ("left", "right"):
-            _delete_where_in(conn, MATCH_LINKS, f"{side}_record_id", f"{side}_source = '{source}'")
+            _delete_where_in(
+                unit, staged, MATCH_LINKS, f"{side}_record_id", f"{side}_source = {mine}"
+            )
         for table, column, owner in LINKED_ACTIVITY:
             if owner.startswith("column:"):
-                _delete_where_in(conn, table, column, f"{owner[7:]} = '{source}'")
+                _delete_where_in(unit, staged, table, column, f"{owner[7:]} = {mine}")
             elif owner == source:
-                _delete_where_in(conn, table, column)
-    conn.execute(f"DROP TABLE IF EXISTS {_IDS}")
+                _delete_where_in(unit, staged, table, column)
 
 
-def _delete_by_profiles(conn: WarehouseConnection, profiles: list[str]) -> None:
+def _delete_by_profiles(unit: UnitOfWork, profiles: list[str]) -> None:
     if not profiles:
         return
-    _stage_ids(conn, pd.Series(profiles))
+    conn = unit.conn
+    staged = _stage_ids(unit, pd.Series(profiles))
     tables = [IDENTITY_MAP, RESOLUTION_EVENTS, GOLDEN, HISTORY_TABLE]
     tables += [t for t in _tables(conn, PROFILE_SCHEMAS) if "profile_id" in _lower(conn.columns(t))]
     for table in tables:
-        _delete_where_in(conn, table, "profile_id")
+        _delete_where_in(unit, staged, table, "profile_id")
     if conn.table_exists(RESOLUTION_EVENTS):
-        named = " OR ".join(f"contains(related_profile_ids, {_quote(p)})" for p in profiles)
-        conn.execute(f"DELETE FROM {RESOLUTION_EVENTS} WHERE {named}")
-    conn.execute(f"DROP TABLE IF EXISTS {_IDS}")
+        named = " OR ".join(f"contains(related_profile_ids, {conn.literal(p)})" for p in profiles)
+        unit.execute(f"DELETE FROM {RESOLUTION_EVENTS} WHERE {named}")
 
 
 def _delete_where_in(
-    conn: WarehouseConnection, table: str, column: str, condition: str | None = None
+    unit: UnitOfWork, staged: str, table: str, column: str, condition: str | None = None
 ) -> None:
+    conn = unit.conn
     if not conn.table_exists(table) or column not in _lower(conn.columns(table)):
         return
     extra = f" AND {condition}" if condition else ""
-    conn.execute(
+    unit.execute(
         f'DELETE FROM {table} WHERE CAST("{column}" AS VARCHAR) IN '
-        f"(SELECT record_id FROM {_IDS}){extra}"
+        f"(SELECT record_id FROM {staged}){extra}"
     )
 
 
-def _sweep(conn: WarehouseConnection, values: set[str]) -> None:
+def _sweep(unit: UnitOfWork, values: set[str]) -> None:
     """Delete rows where a text column is one of `values` (case-insensitive) or holds one as
     a quoted JSON string (quarantined payloads): one statement per table. Whole values, not
     substrings: "ana@x.com" must not take "hana@x.com" with it."""
     if not values:
         return
+    conn = unit.conn
     by_table: dict[str, list[str]] = {}
     for table, column in _text_columns(conn):
         if table not in KEPT_TABLES:
             by_table.setdefault(table, []).append(column)
-    literals = [(_quote(v), _quote('"' + v + '"')) for v in sorted(values)]
+    # Callers pass no backslashes, which the two dialects read differently in literals.
+    literals = [(conn.literal(v), conn.literal('"' + v + '"')) for v in sorted(values)]
     for table, columns in by_table.items():
         tests = [
             f'lower(trim("{c}")) = {whole} OR contains(lower("{c}"), {quoted})'
             for c in columns
             for whole, quoted in literals
         ]
-        conn.execute(f"DELETE FROM {table} WHERE {' OR '.join(tests)}")
-
-
-def _quote(value: str) -> str:
-    """A SQL string literal (literals, not bound parameters: DuckDB and Snowflake bind
-    differently). Callers pass no backslashes, which the two dialects read differently."""
-    return "'" + value.replace("'", "''") + "'"
+        unit.execute(f"DELETE FROM {table} WHERE {' OR '.join(tests)}")
 
 
 def _text_columns(conn: WarehouseConnection) -> list[tuple[str, str]]:
@@ -305,7 +302,7 @@ def _person_keys(key: str, contacts: pd.DataFrame, records: pd.DataFrame) -> lis
     return sorted({key, *emails, *record_keys(records)})
 
 
-def _suppress(conn: WarehouseConnection, keys: list[str], salt: str | None, run_id: str) -> int:
+def _suppress(unit: UnitOfWork, keys: list[str], salt: str | None, run_id: str) -> int:
     rows = pd.DataFrame(
         {
             "suppression_hash": hash_keys(pd.Series(keys, dtype=object), salt).to_numpy(),
@@ -314,11 +311,11 @@ def _suppress(conn: WarehouseConnection, keys: list[str], salt: str | None, run_
             "created_at": pd.Timestamp.now(tz="UTC"),
         }
     )
-    return conn.merge_df(rows, SUPPRESSIONS_TABLE, ["suppression_hash"])
+    return unit.merge(rows, SUPPRESSIONS_TABLE, ["suppression_hash"])
 
 
 def _audit(
-    conn: WarehouseConnection, report: ErasureReport, *, run_id: str, tags: Mapping[str, str]
+    unit: UnitOfWork, report: ErasureReport, *, run_id: str, tags: Mapping[str, str]
 ) -> None:
     details = json.dumps(
         {"records": len(report.records), "suppression_hash": report.suppression_hash}
@@ -335,7 +332,7 @@ def _audit(
     rows = audit_rows(
         changes, run_id=run_id, tags=tags, asset="erasure", at=pd.Timestamp.now(tz="UTC")
     )
-    conn.merge_df(rows, AUDIT_TABLE, ["audit_id"])
+    unit.merge(rows, AUDIT_TABLE, ["audit_id"])
 
 
 # --------------------------------------------------------------------------- entry points

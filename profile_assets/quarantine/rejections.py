@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from profile_assets.warehouse import WarehouseConnection
+from profile_assets.warehouse import UnitOfWork
 
 REJECTED_TABLE = "ops.rejected_records"
 UPSERT, DELETE = "upsert", "delete"
@@ -93,14 +93,15 @@ def rejections_frame(rejections: Iterable[Rejection], *, run_id: str) -> pd.Data
     return frame.astype({**dict.fromkeys(text, "string"), "line": "Int64"})
 
 
-def quarantine(conn: WarehouseConnection, rejections: list[Rejection], *, run_id: str) -> int:
-    """Record rejected rows; idempotent per run, so a retried step counts nothing twice.
+def quarantine(unit: UnitOfWork, rejections: list[Rejection], *, run_id: str) -> int:
+    """Record rejected rows with the step's other writes; idempotent per run, so a retried
+    step counts nothing twice.
 
     The table exists after any load, even a clean one, so "no rejections" reads as zero rows.
     """
     frame = rejections_frame(rejections, run_id=run_id)
     if frame.empty:
-        if not conn.table_exists(REJECTED_TABLE):
-            conn.write_df(frame.astype({"rejected_at": "datetime64[us, UTC]"}), REJECTED_TABLE)
+        if not unit.conn.table_exists(REJECTED_TABLE):
+            unit.append(frame.astype({"rejected_at": "datetime64[us, UTC]"}), REJECTED_TABLE)
         return 0
-    return conn.merge_df(frame, REJECTED_TABLE, ["run_id", "rejection_key"])
+    return unit.merge(frame, REJECTED_TABLE, ["run_id", "rejection_key"])

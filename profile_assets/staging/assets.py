@@ -135,8 +135,10 @@ def run_step(
         ) from error
     if step.table is CONTACTS:
         staged = without_erased(conn, staged)
-    quarantine(conn, staged.rejections, run_id=run_id)
-    publish(conn, staged.frame, step.table.table)
+    # Readers see the old rows or the new ones, never a mix; a changed column set reshapes it.
+    with conn.unit_of_work() as unit:
+        quarantine(unit, staged.rejections, run_id=run_id)
+        unit.replace(staged.frame, step.table.table, exact_columns=True)
     return staged, missing
 
 
@@ -152,33 +154,6 @@ def without_erased(conn: WarehouseConnection, staged: transforms.Staged) -> tran
         return staged
     skipped = {**staged.skipped, "erased_person_suppressed": erased}
     return replace(staged, frame=kept.reset_index(drop=True), skipped=skipped)
-
-
-def publish(conn: WarehouseConnection, frame: pd.DataFrame, table: str) -> None:
-    """Replace `table`'s rows with `frame` atomically: readers see the old rows or the new.
-
-    The frame is loaded beside the table first, and the swap is one transaction of plain DML,
-    because DDL inside a transaction commits it implicitly on some warehouses (Snowflake).
-    The table is recreated (outside the transaction) only when its columns change.
-    """
-    schema, _, name = table.partition(".")
-    side = f"{schema}._next_{name}"
-    columns = ", ".join(f'"{c}"' for c in frame.columns)
-    conn.write_df(frame, side, mode="replace")
-    try:
-        if conn.table_exists(table) and _lower(conn.columns(table)) != _lower(frame.columns):
-            conn.execute(f"DROP TABLE {table}")
-        if not conn.table_exists(table):
-            conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {side} WHERE 1 = 0")
-        with conn.transaction():
-            conn.execute(f"DELETE FROM {table}")
-            conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {side}")
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS {side}")
-
-
-def _lower(columns) -> list[str]:
-    return [str(c).lower() for c in columns]
 
 
 def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, object]:

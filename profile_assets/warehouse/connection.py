@@ -1,41 +1,32 @@
-"""One small warehouse interface so every asset runs unchanged on DuckDB and Snowflake.
+"""The connection interface every layer uses, and the SQL it shares across dialects.
 
-Assets talk to a `WarehouseConnection`: run SQL, read a DataFrame, append or replace a table,
-and merge rows idempotently (latest version wins). Dialect differences live here and nowhere
-else, in the spirit of splink's one-dialect-class rule.
+Assets talk to a `WarehouseConnection`: run SQL, read a DataFrame, and write through a
+`UnitOfWork` (merge, append, replace, statements) that commits atomically on every dialect.
+Dialect differences — quoting, timestamp types, loading frames, catalog lookups — are the
+abstract methods below, implemented once per engine in `dialects.py`.
 """
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Literal
 
-import duckdb
 import pandas as pd
-from dagster import ConfigurableResource
-from dagster_snowflake import SnowflakeResource
-from pydantic import PrivateAttr
 
-from profile_assets.settings import WAREHOUSE_SCHEMAS
+from profile_assets.warehouse.unit_of_work import UnitOfWork
 
 WriteMode = Literal["append", "replace"]
-
-
-def _split(table: str) -> tuple[str, str]:
-    schema, _, name = table.partition(".")
-    if not name:
-        raise ValueError(f"table {table!r} must be qualified as schema.name")
-    return schema, name
 
 
 class WarehouseConnection(ABC):
     """An open connection with the handful of operations the platform needs."""
 
     dialect: str
+    #: The column type of tz-aware timestamps (UTC instants) in this dialect.
+    timestamp_type: str
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence | None = None) -> None: ...
@@ -50,12 +41,46 @@ class WarehouseConnection(ABC):
     def columns(self, table: str) -> list[str]: ...
 
     @abstractmethod
-    def _load_frame(self, df: pd.DataFrame, table: str, *, create: bool) -> None:
-        """Append `df` to `table` (creating it from the frame's types when `create`)."""
+    def create_table_from_frame(self, df: pd.DataFrame, table: str) -> None:
+        """(Re)create `table` holding `df`, typed from the frame. DDL: never in a transaction."""
 
+    # --- reads -------------------------------------------------------------------------
+    def scalar(self, sql: str, params: Sequence | None = None):
+        df = self.query_df(sql, params)
+        return None if df.empty else df.iat[0, 0]
+
+    def row_count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT COUNT(*) FROM {table}")) if self.table_exists(table) else 0
+
+    def read_table(self, table: str) -> pd.DataFrame | None:
+        """The whole table, or None when it does not exist yet."""
+        return self.query_df(f"SELECT * FROM {table}") if self.table_exists(table) else None
+
+    # --- SQL literals ------------------------------------------------------------------
+    def literal(self, value: object) -> str:
+        """A SQL literal for `value` (engines here avoid bind parameters, whose style differs)."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, pd.Timestamp | dt.datetime):
+            return self.timestamp_literal(pd.Timestamp(value))
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def timestamp_literal(self, at: pd.Timestamp) -> str:
+        at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+        return f"CAST('{at.isoformat()}' AS {self.timestamp_type})"
+
+    def in_list(self, values: Sequence[object]) -> str:
+        """`(v1, v2, ...)` for an IN predicate; `(NULL)` matches nothing when empty."""
+        return "(" + (", ".join(self.literal(v) for v in values) or "NULL") + ")"
+
+    # --- writes ------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[WarehouseConnection]:
-        """All-or-nothing: a crash inside leaves the warehouse as it was."""
+        """All-or-nothing DML. Put DDL in a `unit_of_work()`: some engines commit on DDL."""
         self.execute("BEGIN TRANSACTION")
         try:
             yield self
@@ -64,23 +89,17 @@ class WarehouseConnection(ABC):
             raise
         self.execute("COMMIT")
 
-    def scalar(self, sql: str, params: Sequence | None = None):
-        df = self.query_df(sql, params)
-        return None if df.empty else df.iat[0, 0]
-
-    def row_count(self, table: str) -> int:
-        return int(self.scalar(f"SELECT COUNT(*) FROM {table}")) if self.table_exists(table) else 0
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """Record writes in the block; they commit together when it ends without an error."""
+        unit = UnitOfWork(self)
+        yield unit
+        unit.commit()
 
     def write_df(self, df: pd.DataFrame, table: str, *, mode: WriteMode = "append") -> int:
-        """Append or replace; new columns in `df` are added to the table, never dropped."""
-        if mode == "replace" and self.table_exists(table):
-            self.execute(f"DROP TABLE {table}")
-        if self.table_exists(table):
-            self._add_missing_columns(df, table)
-            self._load_frame(df, table, create=False)
-        else:
-            self._load_frame(df, table, create=True)
-        return len(df)
+        """Append or replace as a unit of work of its own; new columns are added, never dropped."""
+        with self.unit_of_work() as unit:
+            return unit.replace(df, table) if mode == "replace" else unit.append(df, table)
 
     def merge_df(
         self,
@@ -90,34 +109,18 @@ class WarehouseConnection(ABC):
         *,
         version_columns: Sequence[str] = (),
     ) -> int:
-        """Idempotent upsert on `keys`: the row with the greatest `version_columns` wins.
+        """`UnitOfWork.merge` as a unit of work of its own."""
+        with self.unit_of_work() as unit:
+            return unit.merge(df, table, keys, version_columns=version_columns)
 
-        Rerunning the same batch changes nothing; an older version never overwrites a newer one.
-        Returns the number of rows in the (deduplicated) batch.
-        """
-        if df.empty:
-            return 0
-        latest = _latest_per_key(df, keys, version_columns)
-        if not self.table_exists(table):
-            self.write_df(latest, table)
-            return len(latest)
-        self._add_missing_columns(latest, table)
-        staging = f"{_split(table)[0]}._merge_{_split(table)[1]}"
-        self.write_df(latest, staging, mode="replace")
-        try:
-            self.execute(_merge_sql(table, staging, list(latest.columns), keys, version_columns))
-        finally:
-            self.execute(f"DROP TABLE IF EXISTS {staging}")
-        return len(latest)
-
-    def _add_missing_columns(self, df: pd.DataFrame, table: str) -> None:
+    def add_missing_columns(self, df: pd.DataFrame, table: str) -> None:
         existing = {c.lower() for c in self.columns(table)}
         for column in df.columns:
             if column.lower() not in existing:
-                sql_type = self._sql_type(df[column])
+                sql_type = self.sql_type(df[column])
                 self.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
 
-    def _sql_type(self, series: pd.Series) -> str:
+    def sql_type(self, series: pd.Series) -> str:
         if pd.api.types.is_bool_dtype(series):
             return "BOOLEAN"
         if pd.api.types.is_integer_dtype(series):
@@ -125,197 +128,47 @@ class WarehouseConnection(ABC):
         if pd.api.types.is_float_dtype(series):
             return "DOUBLE"
         if pd.api.types.is_datetime64_any_dtype(series):
-            return "TIMESTAMP" if self.dialect == "snowflake" else "TIMESTAMPTZ"
+            return self.timestamp_type
         return "VARCHAR"
 
+    def upsert_sql(
+        self,
+        table: str,
+        source: str,
+        columns: list[str],
+        keys: Sequence[str],
+        version_columns: Sequence[str] = (),
+        *,
+        strictly_newer: bool = False,
+    ) -> list[str]:
+        """Upsert `source` (a table or a parenthesized query) into `table` on `keys`.
 
-def _latest_per_key(
-    df: pd.DataFrame, keys: Sequence[str], version_columns: Sequence[str]
-) -> pd.DataFrame:
-    if version_columns:
-        df = df.sort_values(list(version_columns), kind="stable")
-    return df.drop_duplicates(list(keys), keep="last")
+        Spelled as UPDATE ... FROM plus INSERT ... WHERE NOT EXISTS rather than MERGE: the
+        same result on both engines, and plain DML that shares a transaction with any other
+        statement (fakesnow, standing in for Snowflake here, cannot do that with MERGE).
+        """
+        match = " AND ".join(f'tgt."{k}" = src."{k}"' for k in keys)
+        newer = _newer(version_columns, strict=strictly_newer)
+        assignments = ", ".join(f'"{c}" = src."{c}"' for c in columns if c not in keys)
+        names = ", ".join(f'"{c}"' for c in columns)
+        update = (
+            f"UPDATE {table} AS tgt SET {assignments} FROM {source} AS src WHERE {match}{newer}"
+        )
+        insert = (
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} AS src "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS tgt WHERE {match})"
+        )
+        return [update, insert] if assignments else [insert]
 
 
-def _merge_sql(
-    table: str,
-    staging: str,
-    columns: list[str],
-    keys: Sequence[str],
-    version_columns: Sequence[str],
-) -> str:
-    on = " AND ".join(f'tgt."{k}" = src."{k}"' for k in keys)
-    newer = _newer_or_equal(version_columns)
-    assignments = ", ".join(f'"{c}" = src."{c}"' for c in columns if c not in keys)
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    values = ", ".join(f'src."{c}"' for c in columns)
-    return (
-        f"MERGE INTO {table} AS tgt USING {staging} AS src ON {on} "
-        f"WHEN MATCHED{newer} THEN UPDATE SET {assignments} "
-        f"WHEN NOT MATCHED THEN INSERT ({column_list}) VALUES ({values})"
-    )
-
-
-def _newer_or_equal(version_columns: Sequence[str]) -> str:
+def _newer(version_columns: Sequence[str], *, strict: bool) -> str:
     """`AND (src.v1, src.v2) >= (tgt.v1, tgt.v2)` spelled portably (row comparison is not)."""
     if not version_columns:
         return ""
     clauses = []
     for i, column in enumerate(version_columns):
         equal_before = [f'src."{c}" = tgt."{c}"' for c in version_columns[:i]]
-        op = ">=" if i == len(version_columns) - 1 else ">"
+        last = i == len(version_columns) - 1
+        op = ">=" if last and not strict else ">"
         clauses.append(" AND ".join([*equal_before, f'src."{column}" {op} tgt."{column}"']))
     return " AND (" + " OR ".join(f"({c})" for c in clauses) + ")"
-
-
-class DuckDBConnection(WarehouseConnection):
-    dialect = "duckdb"
-
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
-
-    def execute(self, sql: str, params: Sequence | None = None) -> None:
-        self.con.execute(sql, params)
-
-    def query_df(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
-        return self.con.execute(sql, params).fetchdf()
-
-    def table_exists(self, table: str) -> bool:
-        schema, name = _split(table)
-        return bool(
-            self.con.execute(
-                "SELECT COUNT(*) FROM information_schema.tables "
-                "WHERE table_schema = ? AND table_name = ?",
-                [schema, name],
-            ).fetchall()[0][0]
-        )
-
-    def columns(self, table: str) -> list[str]:
-        schema, name = _split(table)
-        rows = self.con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def _load_frame(self, df: pd.DataFrame, table: str, *, create: bool) -> None:
-        self.con.register("_frame", df)
-        try:
-            if create:
-                self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame")
-            else:
-                self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
-        finally:
-            self.con.unregister("_frame")
-
-
-class SnowflakeConnection(WarehouseConnection):
-    """Snowflake through its Python connector; identifiers are unquoted (upper-cased) and
-    result columns are lower-cased back so assets see the same names as on DuckDB."""
-
-    dialect = "snowflake"
-
-    def __init__(self, con):
-        self.con = con
-
-    def execute(self, sql: str, params: Sequence | None = None) -> None:
-        with self.con.cursor() as cur:
-            cur.execute(sql.replace('"', ""), params)
-
-    def query_df(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
-        with self.con.cursor() as cur:
-            cur.execute(sql.replace('"', ""), params)
-            df = cur.fetch_pandas_all()
-        df.columns = [c.lower() for c in df.columns]
-        return df
-
-    def table_exists(self, table: str) -> bool:
-        schema, name = _split(table)
-        return bool(
-            self.scalar(
-                "SELECT COUNT(*) FROM information_schema.tables "
-                "WHERE table_schema = %s AND table_name = %s",
-                [schema.upper(), name.upper()],
-            )
-        )
-
-    def columns(self, table: str) -> list[str]:
-        schema, name = _split(table)
-        df = self.query_df(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-            [schema.upper(), name.upper()],
-        )
-        return [c.lower() for c in df["column_name"]]
-
-    def _load_frame(self, df: pd.DataFrame, table: str, *, create: bool) -> None:
-        from snowflake.connector.pandas_tools import write_pandas
-
-        schema, name = _split(table)
-        frame = df.copy()
-        frame.columns = [c.upper() for c in frame.columns]
-        write_pandas(
-            self.con,
-            frame,
-            name.upper(),
-            schema=schema.upper(),
-            auto_create_table=create,
-            quote_identifiers=False,
-            use_logical_type=True,
-        )
-
-
-class Warehouse(ConfigurableResource, ABC):
-    """A resource that hands out `WarehouseConnection`s with the platform's schemas present."""
-
-    @contextmanager
-    def connection(self) -> Iterator[WarehouseConnection]:
-        with self._open() as conn:
-            for schema in WAREHOUSE_SCHEMAS:
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            yield conn
-
-    @abstractmethod
-    def _open(self): ...
-
-
-class DuckDBWarehouse(Warehouse):
-    """The embedded default: one DuckDB file. DuckDB allows one writer process at a time,
-    so opening retries briefly instead of failing on a lock held by a finishing step."""
-
-    path: str
-    open_timeout_seconds: float = 30.0
-
-    _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
-
-    @contextmanager
-    def _open(self) -> Iterator[DuckDBConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = _connect_with_retry(self.path, self.open_timeout_seconds)
-        try:
-            yield DuckDBConnection(con)
-        finally:
-            con.close()
-
-
-def _connect_with_retry(path: str, timeout: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return duckdb.connect(path)
-        except duckdb.IOException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-class SnowflakeWarehouse(Warehouse):
-    """Snowflake via dagster-snowflake's resource (credentials come from `EnvVar`s)."""
-
-    snowflake: SnowflakeResource
-
-    @contextmanager
-    def _open(self) -> Iterator[SnowflakeConnection]:
-        with self.snowflake.get_connection() as con:
-            yield SnowflakeConnection(con)

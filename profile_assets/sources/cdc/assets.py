@@ -22,8 +22,8 @@ from dagster import (
 )
 
 from profile_assets.resources import StorefrontResource
-from profile_assets.sandbox.storefront import TABLES, Table
 from profile_assets.sources.cdc import replication as cdc
+from profile_assets.sources.cdc.tables import ReplicatedTable, replicated_tables
 from profile_assets.warehouse import Warehouse
 
 OWNERS = ["team:data-platform"]
@@ -37,11 +37,11 @@ META_COLUMNS = {
 }
 
 
-def asset_key(table: Table) -> AssetKey:
-    return AssetKey(cdc.raw_table(table).split("."))
+def asset_key(table: ReplicatedTable) -> AssetKey:
+    return AssetKey(table.raw_table.split("."))
 
 
-def _spec(table: Table) -> AssetSpec:
+def _spec(table: ReplicatedTable) -> AssetSpec:
     columns = [TableColumn(name, pg_type) for name, pg_type in table.columns]
     columns += [TableColumn(name, type_, text) for name, (type_, text) in META_COLUMNS.items()]
     return AssetSpec(
@@ -56,13 +56,13 @@ def _spec(table: Table) -> AssetSpec:
         kinds={"postgres", "duckdb"},
         metadata={
             "dagster/column_schema": TableSchema(columns=columns),
-            "dagster/table_name": cdc.raw_table(table),
+            "dagster/table_name": table.raw_table,
         },
     )
 
 
 @multi_asset(
-    specs=[_spec(table) for table in TABLES],
+    specs=[_spec(table) for table in replicated_tables()],
     name="storefront_cdc",
     retry_policy=RetryPolicy(max_retries=3, delay=5),
     description="Apply the storefront's pending changes (or its first snapshot) to raw.",
@@ -74,10 +74,10 @@ def storefront_cdc(
     dsn = storefront.setting("dsn")
     with warehouse.connection() as conn:
         result = cdc.sync(dsn, conn, run_id=context.run_id, slot=storefront.slot_name)
-        totals = {cdc.raw_table(t): conn.row_count(cdc.raw_table(t)) for t in TABLES}
+        totals = {t.raw_table: conn.row_count(t.raw_table) for t in replicated_tables()}
     lsn = cdc.int_to_lsn(result.lsn) if result.lsn is not None else None
-    for table in TABLES:
-        name = cdc.raw_table(table)
+    for table in replicated_tables():
+        name = table.raw_table
         yield MaterializeResult(
             asset_key=asset_key(table),
             metadata={
@@ -92,7 +92,7 @@ def storefront_cdc(
 
 @sensor(
     name="storefront_cdc_sensor",
-    target=[asset_key(t) for t in TABLES],
+    target=[asset_key(t) for t in replicated_tables()],
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="Launches storefront CDC when the slot holds changes; heartbeats when idle.",

@@ -31,7 +31,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
-from profile_assets.sandbox.storefront import MONEY, TABLES, TIMESTAMP, Table
+from profile_assets.sources.cdc.tables import SOURCE, ReplicatedTable, by_name, replicated_tables
 
 if TYPE_CHECKING:  # importing the warehouse module pulls in Dagster: seconds per process
     from profile_assets.warehouse import WarehouseConnection
@@ -39,24 +39,9 @@ if TYPE_CHECKING:  # importing the warehouse module pulls in Dagster: seconds pe
 SLOT = "profile_assets_cdc"
 PUBLICATION = "profile_assets_cdc"
 STATE_TABLE = "ops.cdc_state"
-SOURCE = "storefront"
 HEARTBEAT_PREFIX = "profile_assets.cdc.heartbeat"
 UPSERT, DELETE = "upsert", "delete"
 META_COLUMNS = ("_source", "_source_id", "_extracted_at", "_run_id", "_op", "_lsn")
-
-_TABLES_BY_NAME = {t.name: t for t in TABLES}
-_WAREHOUSE_TYPES = {
-    "bigint": "BIGINT",
-    "integer": "INTEGER",
-    "text": "VARCHAR",
-    "date": "DATE",
-    TIMESTAMP: "TIMESTAMP",
-    MONEY: "DECIMAL(12,2)",
-}
-
-
-def raw_table(table: Table) -> str:
-    return f"raw.storefront_{table.name}"
 
 
 def lsn_to_int(lsn: str) -> int:
@@ -196,7 +181,7 @@ def ensure_publication(pg) -> None:
     with pg.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [PUBLICATION])
         if cur.fetchone() is None:
-            tables = ", ".join(t.name for t in TABLES)
+            tables = ", ".join(t.name for t in replicated_tables())
             cur.execute(
                 f"CREATE PUBLICATION {PUBLICATION} FOR TABLE {tables} "
                 "WITH (publish = 'insert, update, delete')"
@@ -368,8 +353,7 @@ def changes_batch(
             row = {**change.values, "_op": change.op, "_lsn": transaction.commit_lsn}
             rows.setdefault(change.table, []).append(row)
     frames = {
-        name: _frame(_TABLES_BY_NAME[name], pd.DataFrame(table_rows))
-        for name, table_rows in rows.items()
+        name: _frame(by_name(name), pd.DataFrame(table_rows)) for name, table_rows in rows.items()
     }
     return CdcBatch(
         slot=slot,
@@ -380,7 +364,7 @@ def changes_batch(
     )
 
 
-def _frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+def _frame(table: ReplicatedTable, frame: pd.DataFrame) -> pd.DataFrame:
     """One row per key (the last: rows arrive in commit order), values as text.
 
     A delete carries only the key. It takes the values of the key's previous version in the
@@ -436,7 +420,7 @@ def _read_snapshot(dsn: str, snapshot_name: str, lsn: int) -> dict[str, pd.DataF
         frames = {}
         with pg.cursor() as cur:
             cur.execute("SET TRANSACTION SNAPSHOT %s", [snapshot_name])
-            for table in TABLES:
+            for table in replicated_tables():
                 # ::text gives the same rendering pgoutput uses, so both paths load alike.
                 select = ", ".join(f"{c}::text" for c in table.column_names)
                 cur.execute(f"SELECT {select} FROM {table.name}")
@@ -451,20 +435,21 @@ def _read_snapshot(dsn: str, snapshot_name: str, lsn: int) -> dict[str, pd.DataF
 
 def ensure_cdc_tables(conn: WarehouseConnection) -> None:
     """Raw tables with the source's typed columns plus bookkeeping, and the state table."""
-    for table in TABLES:
-        columns = [f"{name} {_WAREHOUSE_TYPES[pg_type]}" for name, pg_type in table.columns]
+    ts = conn.timestamp_type
+    for table in replicated_tables():
+        columns = [f"{name} {sql_type}" for name, sql_type in table.columns]
         columns += [
             "_source VARCHAR",
             "_source_id VARCHAR",
-            "_extracted_at TIMESTAMPTZ",
+            f"_extracted_at {ts}",
             "_run_id VARCHAR",
             "_op VARCHAR",
             "_lsn BIGINT",
         ]
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {raw_table(table)} ({', '.join(columns)})")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table.raw_table} ({', '.join(columns)})")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} "
-        "(slot VARCHAR, lsn BIGINT, run_id VARCHAR, updated_at TIMESTAMPTZ)"
+        f"(slot VARCHAR, lsn BIGINT, run_id VARCHAR, updated_at {ts})"
     )
 
 
@@ -472,101 +457,85 @@ def stored_lsn(conn: WarehouseConnection, slot: str = SLOT) -> int | None:
     """The commit LSN the warehouse holds every change up to (None: never snapshotted)."""
     if not conn.table_exists(STATE_TABLE):
         return None
-    value = conn.scalar(f"SELECT MAX(lsn) FROM {STATE_TABLE} WHERE slot = '{_quote(slot)}'")
+    value = conn.scalar(f"SELECT MAX(lsn) FROM {STATE_TABLE} WHERE slot = {conn.literal(slot)}")
     return None if value is None or pd.isna(value) else int(value)
 
 
 def apply_cdc_batch(conn: WarehouseConnection, batch: CdcBatch, *, run_id: str) -> dict[str, int]:
-    """Merge `batch` into the raw tables and record its LSN, all in one transaction.
-
-    Staging tables are written first, outside the transaction (some warehouses commit on
-    DDL); the merges and the state update then commit together or not at all. Returns rows
+    """Merge `batch` into the raw tables and record its LSN, in one unit of work: the merges
+    and the state update commit together or not at all, on every dialect. Returns rows
     merged per raw table. The tables must exist (`ensure_cdc_tables`).
     """
     extracted_at = pd.Timestamp.now(tz="UTC")
-    staged = {}
-    for name, frame in batch.frames.items():
-        if len(frame):
-            staging = f"raw._cdc_{name}"
-            conn.write_df(
-                frame.assign(_extracted_at=extracted_at, _run_id=run_id), staging, mode="replace"
-            )
-            staged[name] = staging
-    with conn.transaction():
-        for name, staging in staged.items():
-            conn.execute(_merge_sql(_TABLES_BY_NAME[name], staging, guarded=not batch.snapshot))
+    with conn.unit_of_work() as unit:
+        for name, frame in batch.frames.items():
+            if len(frame):
+                staged = unit.stage(frame.assign(_extracted_at=extracted_at, _run_id=run_id))
+                for sql in _upsert_sql(conn, by_name(name), staged, guarded=not batch.snapshot):
+                    unit.execute(sql)
         if batch.snapshot:
-            for table in TABLES:
-                conn.execute(_tombstone_missing_sql(table, batch.lsn, run_id, extracted_at))
-        conn.execute(_state_sql(batch, run_id, extracted_at))
-    for staging in staged.values():
-        conn.execute(f"DROP TABLE IF EXISTS {staging}")
-    return {raw_table(_TABLES_BY_NAME[n]): len(f) for n, f in batch.frames.items()}
+            for table in replicated_tables():
+                unit.execute(_tombstone_missing_sql(conn, table, batch.lsn, run_id, extracted_at))
+        for sql in _state_sql(conn, batch, run_id, extracted_at):
+            unit.execute(sql)
+    return {by_name(n).raw_table: len(f) for n, f in batch.frames.items()}
 
 
-def _merge_sql(table: Table, staging: str, *, guarded: bool) -> str:
-    """Merge staged rows; a delete marks the row `_op = 'delete'` (a tombstone) and keeps
-    its last known values.
+def _upsert_sql(
+    conn: WarehouseConnection, table: ReplicatedTable, staged: str, *, guarded: bool
+) -> list[str]:
+    """Upsert staged rows; a delete marks the row `_op = 'delete'` (a tombstone) and keeps
+    its last known values (a delete without values updates the bookkeeping columns only).
 
     Changes are LSN-guarded: they apply only over an older version, so replays are no-ops.
     A snapshot is not: it is the whole truth at its point, even over rows loaded from an
     earlier Postgres cluster whose LSNs were higher.
     """
-    casts = [
-        f"CAST({name} AS {_WAREHOUSE_TYPES[pg_type]}) AS {name}" for name, pg_type in table.columns
-    ]
-    source = (
-        f"SELECT {', '.join(casts)}, '{SOURCE}' AS _source, "
-        f"CAST({table.key} AS VARCHAR) AS _source_id, _extracted_at, _run_id, _op, _lsn, "
-        "_has_values "
-        f"FROM {staging}"
+    casts = [f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in table.columns]
+    typed = (
+        f"SELECT {', '.join(casts)}, {conn.literal(SOURCE)} AS _source, "
+        f"CAST({table.key} AS VARCHAR) AS _source_id, _extracted_at, _run_id, _op, _lsn "
+        f"FROM {staged}"
     )
-    newer = " AND src._lsn > tgt._lsn" if guarded else ""
-    meta = ", ".join(f"{c} = src.{c}" for c in ("_extracted_at", "_run_id", "_op", "_lsn"))
+    version = ["_lsn"] if guarded else []
     everything = [*table.column_names, *META_COLUMNS]
-    update_all = ", ".join(f"{c} = src.{c}" for c in everything[1:])
-    return (
-        f"MERGE INTO {raw_table(table)} AS tgt USING ({source}) AS src "
-        f"ON tgt.{table.key} = src.{table.key} "
-        f"WHEN MATCHED{newer} AND NOT src._has_values THEN UPDATE SET {meta} "
-        f"WHEN MATCHED{newer} THEN UPDATE SET {update_all} "
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(everything)}) "
-        f"VALUES ({', '.join(f'src.{c}' for c in everything)})"
-    )
+    bookkeeping = [table.key, *META_COLUMNS]
+    with_values = f"({typed} WHERE _has_values)"
+    without_values = f"({typed} WHERE NOT _has_values)"
+    return [
+        *conn.upsert_sql(
+            table.raw_table, without_values, bookkeeping, [table.key], version, strictly_newer=True
+        ),
+        *conn.upsert_sql(
+            table.raw_table, with_values, everything, [table.key], version, strictly_newer=True
+        ),
+    ]
 
 
-def _tombstone_missing_sql(table: Table, lsn: int, run_id: str, at: pd.Timestamp) -> str:
+def _tombstone_missing_sql(
+    conn: WarehouseConnection, table: ReplicatedTable, lsn: int, run_id: str, at: pd.Timestamp
+) -> str:
     """After a (re-)snapshot, live rows it did not write are gone from the source."""
+    run = conn.literal(run_id)
     return (
-        f"UPDATE {raw_table(table)} SET _op = '{DELETE}', _lsn = {lsn}, "
-        f"_run_id = '{_quote(run_id)}', _extracted_at = {_timestamp(at)} "
-        f"WHERE _op = '{UPSERT}' AND (_lsn <> {lsn} OR _run_id <> '{_quote(run_id)}')"
+        f"UPDATE {table.raw_table} SET _op = {conn.literal(DELETE)}, _lsn = {lsn}, "
+        f"_run_id = {run}, _extracted_at = {conn.timestamp_literal(at)} "
+        f"WHERE _op = {conn.literal(UPSERT)} AND (_lsn <> {lsn} OR _run_id <> {run})"
     )
 
 
-def _state_sql(batch: CdcBatch, run_id: str, at: pd.Timestamp) -> str:
+def _state_sql(
+    conn: WarehouseConnection, batch: CdcBatch, run_id: str, at: pd.Timestamp
+) -> list[str]:
     """Record the consumed position. It only moves forward, except that a snapshot resets
     it (a new slot, possibly on a new Postgres cluster, starts a new LSN history)."""
-    source = (
-        f"SELECT '{_quote(batch.slot)}' AS slot, CAST({batch.lsn} AS BIGINT) AS lsn, "
-        f"'{_quote(run_id)}' AS run_id, {_timestamp(at)} AS updated_at"
+    position = (
+        f"(SELECT {conn.literal(batch.slot)} AS slot, CAST({batch.lsn} AS BIGINT) AS lsn, "
+        f"{conn.literal(run_id)} AS run_id, {conn.timestamp_literal(at)} AS updated_at)"
     )
-    newer = "" if batch.snapshot else " AND src.lsn > tgt.lsn"
-    return (
-        f"MERGE INTO {STATE_TABLE} AS tgt USING ({source}) AS src ON tgt.slot = src.slot "
-        f"WHEN MATCHED{newer} THEN UPDATE SET lsn = src.lsn, "
-        "run_id = src.run_id, updated_at = src.updated_at "
-        "WHEN NOT MATCHED THEN INSERT (slot, lsn, run_id, updated_at) "
-        "VALUES (src.slot, src.lsn, src.run_id, src.updated_at)"
-    )
-
-
-def _timestamp(at: pd.Timestamp) -> str:
-    return f"CAST('{at.isoformat()}' AS TIMESTAMPTZ)"
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
+    version = [] if batch.snapshot else ["lsn"]
+    columns = ["slot", "lsn", "run_id", "updated_at"]
+    return conn.upsert_sql(STATE_TABLE, position, columns, ["slot"], version, strictly_newer=True)
 
 
 # --- the consumer --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ A partner (an offline store) drops CSV, JSON Lines or Parquet files into
    required, timestamps and numbers typed; every row that cannot be loaded becomes a
    `Rejection` with file and line (`shape_rows`);
 4. loading: rows merged on `_source_id`, rejections quarantined and the file's content hash
-   recorded in `ops.loaded_files` in ONE warehouse transaction (`load_file`), so a crash at
+   recorded in `ops.loaded_files` in ONE warehouse unit of work (`load_file`), so a crash at
    any point neither loses nor duplicates: before the commit nothing happened, after it the
    hash says "done" and a rerun only archives the file;
 5. archiving: the file moves to `drop/archive/<kind>/`, or to `drop/failed/<kind>/` with a
@@ -50,7 +50,7 @@ from profile_assets.quarantine.rejections import (
     quarantine,
     with_load_metadata,
 )
-from profile_assets.warehouse import WarehouseConnection
+from profile_assets.warehouse import UnitOfWork, WarehouseConnection
 
 SOURCE = "file_drop"
 LOADED_FILES_TABLE = "ops.loaded_files"
@@ -530,7 +530,8 @@ def load_pending(
 ) -> list[FileOutcome]:
     """Load every settled file waiting in drop/<kind>/, one transaction per file."""
     if not conn.table_exists(kind.table):
-        conn.write_df(empty_table(kind), kind.table)
+        with conn.unit_of_work() as unit:
+            unit.append(empty_table(kind), kind.table)
     outcomes = []
     for path in pending_files(drop_root, kind, now=now):
         try:
@@ -567,10 +568,10 @@ def load_file(
     ).assign(_file=name, _file_sha256=dropped.sha256, _file_modified_at=dropped.modified_at)
     rejections = parsed.rejections + bad_rows
     tally = LoadTally(read=parsed.read, loaded=len(rows), rejected=rejections)
-    with conn.transaction():
-        conn.merge_df(rows, kind.table, ["_source_id"], version_columns=VERSION_COLUMNS)
-        quarantine(conn, rejections, run_id=run_id)
-        _record_file(conn, dropped, "loaded", tally, run_id=run_id)
+    with conn.unit_of_work() as unit:
+        unit.merge(rows, kind.table, ["_source_id"], version_columns=VERSION_COLUMNS)
+        quarantine(unit, rejections, run_id=run_id)
+        _record_file(unit, dropped, "loaded", tally, run_id=run_id)
     dropped.move_to(ARCHIVE, drop_root)
     return FileOutcome(name, dropped.sha256, "loaded", tally, details=parsed.details)
 
@@ -582,9 +583,9 @@ def _load_failure(
     head = dropped.data[:500].decode("latin_1")
     rejection = Rejection(SOURCE, f"unparseable file: {reason}", {"head": head}, dropped.name)
     tally = LoadTally(read=1, loaded=0, rejected=[rejection])
-    with conn.transaction():
-        quarantine(conn, [rejection], run_id=run_id)
-        _record_file(conn, dropped, "failed", tally, run_id=run_id, reason=reason)
+    with conn.unit_of_work() as unit:
+        quarantine(unit, [rejection], run_id=run_id)
+        _record_file(unit, dropped, "failed", tally, run_id=run_id, reason=reason)
     _fail_aside(dropped, reason, drop_root)
     return FileOutcome(dropped.name, dropped.sha256, "failed", tally, reason=reason)
 
@@ -606,7 +607,7 @@ def _known_files(conn: WarehouseConnection, kind: DropKind) -> dict[str, dict]:
 
 
 def _record_file(
-    conn: WarehouseConnection,
+    unit: UnitOfWork,
     dropped: DroppedFile,
     status: str,
     tally: LoadTally,
@@ -631,4 +632,4 @@ def _record_file(
             }
         ]
     ).astype({"reason": "string"})
-    conn.merge_df(record, LOADED_FILES_TABLE, ["kind", "sha256"])
+    unit.merge(record, LOADED_FILES_TABLE, ["kind", "sha256"])

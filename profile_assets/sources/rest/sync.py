@@ -5,11 +5,10 @@ each with the cursor from which reading may resume once that page is stored) and
 its records (`fields`). `sync()` does the rest, the same for every REST source:
 
 - Records are committed in chunks. Each chunk's merge into the raw table, its rejections and
-  the cursor after it are written in ONE warehouse transaction, data before cursor. A crash
+  the cursor after it are ONE warehouse unit of work, atomic on every dialect. A crash
   anywhere (even SIGKILL) leaves the cursor pointing at data that is already stored, so the
   rerun re-reads at most one chunk and the merge makes that re-read a no-op: nothing is lost,
-  nothing duplicated. (Where DDL commits implicitly, as on Snowflake, see `atomic`: the
-  data-then-cursor order alone keeps this true.)
+  nothing duplicated.
 - The merge is keyed on `_source_id` and ordered by (source modification time, `_extracted_at`):
   the latest version wins, an older one never overwrites a newer one, and re-reading records
   that share the cursor's timestamp (streams resume with `>=`) changes nothing.
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +31,6 @@ import pandas as pd
 
 from profile_assets.quarantine.rejections import (
     DELETE,
-    REJECTED_TABLE,
     UPSERT,
     LoadTally,
     Rejection,
@@ -41,7 +38,7 @@ from profile_assets.quarantine.rejections import (
     with_load_metadata,
 )
 from profile_assets.sources.rest.records import Field, dig, parse_records
-from profile_assets.warehouse import WarehouseConnection
+from profile_assets.warehouse import UnitOfWork, WarehouseConnection
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +84,13 @@ class SyncResult:
 def read_cursor(conn: WarehouseConnection, stream: str) -> str | None:
     if not conn.table_exists(SYNC_STATE_TABLE):
         return None
-    df = conn.query_df(f"SELECT cursor FROM {SYNC_STATE_TABLE} WHERE stream = {_lit(stream)}")
+    df = conn.query_df(
+        f"SELECT cursor FROM {SYNC_STATE_TABLE} WHERE stream = {conn.literal(stream)}"
+    )
     return None if df.empty or pd.isna(df.iat[0, 0]) else str(df.iat[0, 0])
 
 
-def save_cursor(conn: WarehouseConnection, stream: str, cursor: str, run_id: str) -> None:
+def save_cursor(unit: UnitOfWork, stream: str, cursor: str, run_id: str) -> None:
     """Store where `stream` resumes (the engine does this with each commit; ops may reset it)."""
     state = pd.DataFrame(
         {
@@ -101,14 +100,7 @@ def save_cursor(conn: WarehouseConnection, stream: str, cursor: str, run_id: str
             "updated_at": [pd.Timestamp.now(tz="UTC")],
         }
     )
-    if conn.table_exists(SYNC_STATE_TABLE):  # one row per stream; cheaper than a merge
-        conn.execute(f"DELETE FROM {SYNC_STATE_TABLE} WHERE stream = {_lit(stream)}")
-    conn.write_df(state, SYNC_STATE_TABLE)
-
-
-def _lit(value: str) -> str:
-    """A SQL string literal; the engine avoids bind parameters, whose style differs by dialect."""
-    return "'" + value.replace("'", "''") + "'"
+    unit.merge(state, SYNC_STATE_TABLE, ["stream"])
 
 
 def typed_rows(
@@ -131,13 +123,6 @@ def typed_rows(
     return rows, parsed.rejections
 
 
-def atomic(conn: WarehouseConnection) -> AbstractContextManager:
-    """One transaction where DDL is transactional (DuckDB). On Snowflake every DDL statement
-    (merge_df creates a staging table) commits implicitly, so a transaction cannot hold a merge;
-    there the data-before-cursor order alone keeps a crash from losing anything."""
-    return conn.transaction() if conn.dialect == "duckdb" else nullcontext()
-
-
 def _commit(
     conn: WarehouseConnection,
     stream: Stream,
@@ -148,14 +133,13 @@ def _commit(
     tally: LoadTally,
 ) -> pd.DataFrame:
     rows, rejections = typed_rows(stream, records, run_id=run_id)
-    with atomic(conn):
-        conn.merge_df(
+    with conn.unit_of_work() as unit:
+        unit.merge(
             rows, stream.table, ["_source_id"], version_columns=[stream.version, "_extracted_at"]
         )
-        if rejections or not conn.table_exists(REJECTED_TABLE):
-            quarantine(conn, rejections, run_id=run_id)
+        quarantine(unit, rejections, run_id=run_id)
         if cursor is not None:
-            save_cursor(conn, stream.name, cursor, run_id)
+            save_cursor(unit, stream.name, cursor, run_id)
     tally.loaded += len(rows)
     tally.rejected += rejections
     return rows
@@ -211,20 +195,21 @@ def _tombstone_missing(
     if not seen:
         log.warning("%s returned no records; not tombstoning the whole table", stream.name)
         return 0
-    staging = f"ops._seen_{stream.source}"
-    conn.write_df(pd.DataFrame({"_source_id": sorted(seen)}), staging, mode="replace")
-    missing = f"_op <> {_lit(DELETE)} AND _source_id NOT IN (SELECT _source_id FROM {staging})"
-    try:
-        with atomic(conn):
-            count = int(conn.scalar(f"SELECT COUNT(*) FROM {stream.table} WHERE {missing}"))
-            now = pd.Timestamp.now(tz="UTC").isoformat()
-            conn.execute(
-                f"UPDATE {stream.table} SET _op = {_lit(DELETE)}, _run_id = {_lit(run_id)}, "
-                f"_extracted_at = {_lit(now)} WHERE {missing}"
-            )
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS {staging}")
-    return count
+    live = conn.query_df(
+        f"SELECT _source_id FROM {stream.table} WHERE _op <> {conn.literal(DELETE)}"
+    )["_source_id"]
+    gone = sorted(set(live.astype(str)) - seen)
+    if not gone:
+        return 0
+    with conn.unit_of_work() as unit:
+        missing = unit.stage(pd.DataFrame({"_source_id": gone}))
+        unit.execute(
+            f"UPDATE {stream.table} SET _op = {conn.literal(DELETE)}, "
+            f"_run_id = {conn.literal(run_id)}, "
+            f"_extracted_at = {conn.literal(pd.Timestamp.now(tz='UTC'))} "
+            f"WHERE _source_id IN (SELECT _source_id FROM {missing})"
+        )
+    return len(gone)
 
 
 def replace_window(
@@ -236,14 +221,13 @@ def replace_window(
     rejections: list,
     run_id: str,
 ) -> None:
-    """Replace the rows matching SQL predicate `window` by `rows`, in one transaction.
+    """Replace the rows matching SQL predicate `window` by `rows`, in one unit of work.
 
     For snapshot sources (a GA4 day): a rerun or backfill of the window converges to the
     source's current answer and never duplicates.
     """
-    with atomic(conn):
-        if conn.table_exists(table):
-            conn.execute(f"DELETE FROM {table} WHERE {window}")
+    with conn.unit_of_work() as unit:
+        unit.delete_where(table, window)
         if len(rows):
-            conn.write_df(rows, table)
-        quarantine(conn, rejections, run_id=run_id)
+            unit.append(rows, table)
+        quarantine(unit, rejections, run_id=run_id)

@@ -1,0 +1,70 @@
+"""Dagster resources that hand out warehouse connections with the platform's schemas present."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_snowflake import SnowflakeResource
+
+from profile_assets.settings import WAREHOUSE_SCHEMAS
+from profile_assets.warehouse.connection import WarehouseConnection
+from profile_assets.warehouse.dialects import DuckDBConnection, SnowflakeConnection
+
+
+class Warehouse(ConfigurableResource, ABC):
+    """A resource that hands out `WarehouseConnection`s with the platform's schemas present."""
+
+    @contextmanager
+    def connection(self) -> Iterator[WarehouseConnection]:
+        with self._open() as conn:
+            for schema in WAREHOUSE_SCHEMAS:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            yield conn
+
+    @abstractmethod
+    def _open(self): ...
+
+
+class DuckDBWarehouse(Warehouse):
+    """The embedded default: one DuckDB file. DuckDB allows one writer process at a time,
+    so opening retries briefly instead of failing on a lock held by a finishing step."""
+
+    path: str
+    open_timeout_seconds: float = 30.0
+
+    @contextmanager
+    def _open(self) -> Iterator[DuckDBConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = _connect_with_retry(self.path, self.open_timeout_seconds)
+        try:
+            yield DuckDBConnection(con)
+        finally:
+            con.close()
+
+
+def _connect_with_retry(path: str, timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Snowflake via dagster-snowflake's resource (credentials come from `EnvVar`s)."""
+
+    snowflake: SnowflakeResource
+
+    @contextmanager
+    def _open(self) -> Iterator[SnowflakeConnection]:
+        with self.snowflake.get_connection() as con:
+            yield SnowflakeConnection(con)
