@@ -42,7 +42,7 @@ def _serve(people: int, seed: int, ready: mp.Queue, stop: mp.Event) -> None:
 
 
 def _clients(env: dict):
-    from profile_assets.resources import source_resources
+    from profile_assets.sources.resources import source_resources
     from profile_assets.sources.rest import connect, hubspot, zendesk
 
     # OAuth2 client credentials for HubSpot, as the platform uses them without a private token

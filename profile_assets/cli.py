@@ -92,6 +92,7 @@ def dev() -> None:
     dagster_home = prepare_dagster_home()
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ.setdefault("PROFILE_ASSETS_ENV", "sandbox")
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1"])
 

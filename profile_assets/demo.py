@@ -28,6 +28,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI
 
 def run_demo(*, people: int, seed: int, console: Console) -> None:
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
+    os.environ["PROFILE_ASSETS_ENV"] = "sandbox"  # the demo is the platform on its simulator
     started = sandbox_process.running_state() is None
     try:
         with console.status(f"starting the sandbox ({people:,} people)"):
@@ -96,7 +97,7 @@ def _identity_quality(result) -> str:
 
 def _richest_profile() -> Table:
     """A buyer's golden profile assembled from the most source records, with provenance."""
-    from profile_assets.resources import warehouse_resource
+    from profile_assets.warehouse import warehouse_resource
 
     with warehouse_resource(settings.environment()).connection() as wh:
         profile = wh.query_df(
@@ -128,7 +129,7 @@ PROFILE_FIELDS = (
 
 
 def _warehouse_summary() -> Table:
-    from profile_assets.resources import warehouse_resource
+    from profile_assets.warehouse import warehouse_resource
 
     table = Table(title=f"warehouse ({settings.environment()})")
     table.add_column("table")

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 WAREHOUSE_SCHEMAS = ("raw", "staging", "identity", "profiles", "ml", "serving", "ops")
-ENVIRONMENTS = ("local", "snowflake")
+ENVIRONMENTS = ("local", "sandbox", "snowflake")
 
 
 def home() -> Path:
@@ -19,7 +19,8 @@ def home() -> Path:
 
 
 def environment() -> str:
-    """`local` (embedded DuckDB, the default) or `snowflake`."""
+    """`local` (embedded DuckDB, the default), `sandbox` (DuckDB against the simulator) or
+    `snowflake`; see `profile_assets/resources.py`."""
     env = os.environ.get("PROFILE_ASSETS_ENV", "local").strip().lower()
     if env not in ENVIRONMENTS:
         raise ValueError(f"PROFILE_ASSETS_ENV={env!r}: expected one of {', '.join(ENVIRONMENTS)}")
@@ -41,3 +42,8 @@ def sandbox_state_path() -> Path:
 
 def drop_dir() -> Path:
     return home() / "drop"
+
+
+def sandbox_truth_records_path() -> Path:
+    """The sandbox world's ground truth (source, source_id, person_id), for scoring only."""
+    return sandbox_dir() / "ground_truth" / "truth_records.parquet"

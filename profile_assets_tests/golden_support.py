@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 from dagster import materialize
 
+from profile_assets import settings
 from profile_assets.identity.assets import IDENTITY_ASSETS, IDENTITY_CHECKS
+from profile_assets.identity.ground_truth import GroundTruth
 from profile_assets.profiles.assets import PROFILE_ASSETS, PROFILE_CHECKS
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.warehouse import DuckDBWarehouse
@@ -65,10 +67,15 @@ def run_pipeline(
     }
     return materialize(
         [*ASSETS, *(CHECKS if checks else [])],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "ground_truth": sandbox_ground_truth()},
         run_config=run_config,
         tags=tags or {},
     )
+
+
+def sandbox_ground_truth() -> GroundTruth:
+    """The ground truth the `sandbox` environment would score against (if the test wrote one)."""
+    return GroundTruth(records_path=str(settings.sandbox_truth_records_path()))
 
 
 def query(warehouse: DuckDBWarehouse, sql: str) -> pd.DataFrame:

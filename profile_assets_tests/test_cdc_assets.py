@@ -5,10 +5,10 @@ from contextlib import closing
 import pytest
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
-from profile_assets.resources import StorefrontResource
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
 from profile_assets.sources.cdc.assets import storefront_cdc, storefront_cdc_sensor
+from profile_assets.sources.resources import StorefrontResource
 from profile_assets.warehouse import DuckDBWarehouse
 
 SLOT = "test_cdc_assets"

@@ -3,10 +3,11 @@
 import importlib
 
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, AssetSpec
 
 from profile_assets import definitions, instance
 from profile_assets.resources import resources_for
+from profile_assets.sources.resources import MissingSettingError
 from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse
 
 LAYERS = {"sources", "staging", "identity", "profiles", "ml", "serving"}
@@ -23,8 +24,13 @@ def test_every_asset_is_grouped_by_layer_documented_and_owned():
         node = graph.get(key)
         assert node.group_name in LAYERS, key
         assert node.description and len(node.description) > 20, key
-        assert node.owners, key
         assert node.kinds, key
+
+
+def test_platform_team_owns_only_what_no_one_else_claims():
+    claimed, unclaimed = AssetSpec("scored", owners=["team:ml"]), AssetSpec("raw_thing")
+    owned = definitions._owned([claimed, unclaimed])
+    assert [spec.owners for spec in owned] == [["team:ml"], definitions.DEFAULT_OWNERS]
 
 
 def test_asset_keys_name_their_warehouse_schema():
@@ -66,3 +72,20 @@ def test_dagster_home_turns_telemetry_off_and_queues_one_run_at_a_time(tmp_path,
     monkeypatch.setenv("PROFILE_ASSETS_HOME", str(tmp_path))
     text = (instance.prepare_dagster_home() / "dagster.yaml").read_text()
     assert "enabled: false" in text and "max_concurrent_runs: 1" in text
+
+
+def test_production_environments_never_fall_back_to_a_sandbox(tmp_path, monkeypatch):
+    """Even with a sandbox running in the same home, `local` and `snowflake` read only the
+    environment: a missing connector variable is an error that names it."""
+    monkeypatch.setenv("PROFILE_ASSETS_HOME", str(tmp_path))
+    monkeypatch.delenv("HUBSPOT_BASE_URL", raising=False)
+    (tmp_path / "sandbox").mkdir()
+    (tmp_path / "sandbox" / "state.json").write_text(
+        '{"env": {"HUBSPOT_BASE_URL": "http://127.0.0.1:9"}}'
+    )
+    assert resources_for("sandbox")["hubspot"].setting("base_url") == "http://127.0.0.1:9"
+    for environment in ("local", "snowflake"):
+        hubspot = resources_for(environment)["hubspot"]
+        with pytest.raises(MissingSettingError, match="HUBSPOT_BASE_URL is not set"):
+            hubspot.setting("base_url")
+    assert resources_for("local")["ground_truth"].records() is None

@@ -24,10 +24,10 @@ from dagster import DagsterInstance, materialize, serialize_value
 from requests import Response
 from tenacity import RetryCallState, Retrying
 
-from profile_assets.resources import HubSpotResource, source_resources
 from profile_assets.sandbox.apis import hubspot as hubspot_api
 from profile_assets.sandbox.apis.server import SandboxConfig, start_sandbox_apis
 from profile_assets.sandbox.world import generate_world
+from profile_assets.sources.resources import HubSpotResource, source_resources
 from profile_assets.sources.rest import connect, ga4, hubspot, zendesk
 from profile_assets.sources.rest.assets import REST_ASSETS, web_user_days
 from profile_assets.sources.rest.client import (
@@ -642,8 +642,8 @@ def test_syncs_run_unchanged_on_snowflake_via_fakesnow(world, sandbox):
 
 
 def test_assets_fall_back_to_the_running_sandbox_state(world, sandbox, tmp_path, monkeypatch):
-    """With no connector variables set, the assets reach the sandbox recorded in its state
-    file, as `profile-assets sandbox up` leaves it for `dagster dev`."""
+    """In the `sandbox` environment, with no connector variables set, the assets reach the
+    sandbox recorded in its state file, as `profile-assets sandbox up` leaves it."""
     from profile_assets.sources.rest.assets import crm_deals, support_tickets
 
     home = tmp_path / "home"
@@ -657,7 +657,7 @@ def test_assets_fall_back_to_the_running_sandbox_state(world, sandbox, tmp_path,
         [crm_deals, support_tickets],
         resources={
             "warehouse": DuckDBWarehouse(path=str(tmp_path / "wh.duckdb")),
-            **source_resources(),
+            **source_resources(defaults_file=str(home / "sandbox" / "state.json")),
         },
         run_config={"ops": {"raw__crm_deals": fast, "raw__support_tickets": fast}},
     )

@@ -19,8 +19,9 @@ records and the profiles they touch, with the stored model, and leaves every oth
 was. The metadata says which mode ran and how many
 records were re-resolved. Downstream, golden profiles are rebuilt only for touched profiles.
 
-Ground truth is never an input: when the sandbox left one (its state file's `ground_truth`),
-pairwise precision/recall/F1 are computed afterwards and reported as metadata only.
+Ground truth is never an input: when the `ground_truth` resource has one (only the `sandbox`
+environment provides it), pairwise precision/recall/F1 are computed afterwards and reported
+as metadata only.
 """
 
 import hashlib
@@ -49,10 +50,10 @@ from profile_assets.identity.engine import (
 )
 from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SINGLETON
 from profile_assets.identity.features import PERSON_FIELDS
+from profile_assets.identity.ground_truth import GroundTruth
 from profile_assets.identity.metrics import pairwise_metrics
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
-from profile_assets.sandbox.state import read_state
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 GROUP = "identity"
@@ -203,15 +204,6 @@ def incremental_links(
     return pd.concat([f for f in (kept, fresh) if len(f)] or [fresh], ignore_index=True)
 
 
-def ground_truth_records() -> pd.DataFrame | None:
-    """The running sandbox's truth (source, source_id, person_id), if it left one."""
-    directory = read_state().get("ground_truth")
-    path = Path(directory) / "truth_records.parquet" if directory else None
-    if path is None or not path.exists():
-        return None
-    return pd.read_parquet(path, columns=["source", "source_id", "person_id"])
-
-
 # --------------------------------------------------------------------------- warehouse I/O
 def read_table(conn: WarehouseConnection, table: str) -> pd.DataFrame | None:
     return conn.query_df(f"SELECT * FROM {table}") if conn.table_exists(table) else None
@@ -317,7 +309,10 @@ _SPECS = [
 
 @multi_asset(specs=_SPECS, can_subset=False, name="identity_resolution")
 def identity_resolution(
-    context: AssetExecutionContext, config: IdentityConfig, warehouse: Warehouse
+    context: AssetExecutionContext,
+    config: IdentityConfig,
+    warehouse: Warehouse,
+    ground_truth: GroundTruth,
 ):
     run_id = context.run.run_id
     now = pd.Timestamp.now(tz="UTC")
@@ -332,8 +327,9 @@ def identity_resolution(
         if unchanged and not config.full_rebuild and previous is not None:
             context.log.info("no person record changed since the last run: nothing re-resolved")
             yield from _results(
-                previous, None, changes, set(), digest, re_resolved=0, mode="unchanged"
-            )
+                previous, None, changes, set(), digest, re_resolved=0, mode="unchanged",
+                ground_truth=ground_truth,
+            )  # fmt: skip
             return
         settings = ResolutionSettings()
         state = _stored_state(conn, settings_digest(settings), len(contacts))
@@ -374,8 +370,9 @@ def identity_resolution(
     touched = touched_profiles(identity_map, previous, changes)
     re_resolved = result.stats["re_resolved_records"]
     yield from _results(
-        identity_map, result, changes, touched, digest, re_resolved=re_resolved, mode=mode
-    )
+        identity_map, result, changes, touched, digest, re_resolved=re_resolved, mode=mode,
+        ground_truth=ground_truth,
+    )  # fmt: skip
 
 
 def _results(
@@ -387,6 +384,7 @@ def _results(
     *,
     re_resolved: int,
     mode: str,
+    ground_truth: GroundTruth,
 ):
     common = {
         "mode": mode,
@@ -397,7 +395,7 @@ def _results(
         "touched_profiles": len(touched),
         "overrides_digest": digest,
     }
-    quality = _quality(identity_map)
+    quality = _quality(identity_map, ground_truth)
     map_meta = {
         "dagster/row_count": len(identity_map),
         "match_rate": match_rate(identity_map),
@@ -436,9 +434,9 @@ def _results(
     yield MaterializeResult(asset_key=RESOLUTION_EVENTS_KEY, metadata=events_meta)
 
 
-def _quality(identity_map: pd.DataFrame) -> dict[str, object]:
+def _quality(identity_map: pd.DataFrame, ground_truth: GroundTruth) -> dict[str, object]:
     """Pairwise precision/recall/F1 against the sandbox's truth, when there is one."""
-    truth = ground_truth_records()
+    truth = ground_truth.records()
     if truth is None:
         return {}
     metrics = pairwise_metrics(identity_map, truth)

@@ -360,7 +360,7 @@ def erase_person(email: str, *, warehouse: Warehouse | None = None) -> ErasureRe
     """`profile-assets erase --email X`: erase with the environment's warehouse."""
     if warehouse is None:
         from profile_assets import settings
-        from profile_assets.resources import warehouse_resource
+        from profile_assets.warehouse import warehouse_resource
 
         warehouse = warehouse_resource(settings.environment())
     run_id = f"cli-{uuid.uuid4()}"

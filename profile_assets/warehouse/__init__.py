@@ -6,7 +6,12 @@ dialect differences and transactions live in this package alone.
 
 from profile_assets.warehouse.connection import WarehouseConnection
 from profile_assets.warehouse.dialects import DuckDBConnection, SnowflakeConnection
-from profile_assets.warehouse.resources import DuckDBWarehouse, SnowflakeWarehouse, Warehouse
+from profile_assets.warehouse.resources import (
+    DuckDBWarehouse,
+    SnowflakeWarehouse,
+    Warehouse,
+    warehouse_resource,
+)
 from profile_assets.warehouse.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -17,4 +22,5 @@ __all__ = [
     "UnitOfWork",
     "Warehouse",
     "WarehouseConnection",
+    "warehouse_resource",
 ]

@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from dagster_snowflake import SnowflakeResource
 
+from profile_assets import settings
 from profile_assets.settings import WAREHOUSE_SCHEMAS
 from profile_assets.warehouse.connection import WarehouseConnection
 from profile_assets.warehouse.dialects import DuckDBConnection, SnowflakeConnection
@@ -68,3 +69,19 @@ class SnowflakeWarehouse(Warehouse):
     def _open(self) -> Iterator[SnowflakeConnection]:
         with self.snowflake.get_connection() as con:
             yield SnowflakeConnection(con)
+
+
+def warehouse_resource(environment: str) -> Warehouse:
+    """Snowflake for `snowflake` (credentials from `SNOWFLAKE_*` variables), else DuckDB."""
+    if environment == "snowflake":
+        return SnowflakeWarehouse(
+            snowflake=SnowflakeResource(
+                account=EnvVar("SNOWFLAKE_ACCOUNT"),
+                user=EnvVar("SNOWFLAKE_USER"),
+                password=EnvVar("SNOWFLAKE_PASSWORD"),
+                database=EnvVar("SNOWFLAKE_DATABASE"),
+                warehouse=EnvVar("SNOWFLAKE_WAREHOUSE"),
+                role=EnvVar("SNOWFLAKE_ROLE"),
+            )
+        )
+    return DuckDBWarehouse(path=str(settings.warehouse_path()))

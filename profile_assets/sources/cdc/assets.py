@@ -21,12 +21,11 @@ from dagster import (
     sensor,
 )
 
-from profile_assets.resources import StorefrontResource
 from profile_assets.sources.cdc import replication as cdc
 from profile_assets.sources.cdc.tables import ReplicatedTable, replicated_tables
+from profile_assets.sources.resources import StorefrontResource
 from profile_assets.warehouse import Warehouse
 
-OWNERS = ["team:data-platform"]
 META_COLUMNS = {
     "_source": ("string", "always 'storefront'"),
     "_source_id": ("string", "the row's primary key"),
@@ -52,7 +51,6 @@ def _spec(table: ReplicatedTable) -> AssetSpec:
             "update and delete as LSN-guarded upserts and tombstones."
         ),
         group_name="sources",
-        owners=OWNERS,
         kinds={"postgres", "duckdb"},
         metadata={
             "dagster/column_schema": TableSchema(columns=columns),

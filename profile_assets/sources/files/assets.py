@@ -34,7 +34,6 @@ from profile_assets.sources.files.drops import (
 )
 from profile_assets.warehouse import Warehouse
 
-OWNERS = ["team:data-platform"]
 DROP_SET_TAG = "profile_assets/drop_set"
 MAX_ATTEMPTS = 3
 
@@ -95,7 +94,6 @@ def _file_drop_asset(kind: DropKind) -> AssetsDefinition:
         key=asset_key(kind),
         group_name="sources",
         kinds={"python", "csv", "parquet"},
-        owners=OWNERS,
         description=(
             f"Partner {kind.name} delivered as CSV, JSON Lines or Parquet files in "
             f"drop/{kind.name}/: each file loaded once (by content hash, see ops.loaded_files), "

@@ -39,7 +39,7 @@ from dagster import (
 )
 from pydantic import Field as ConfigField
 
-from profile_assets.resources import GA4Resource
+from profile_assets.sources.resources import GA4Resource
 from profile_assets.sources.rest import connect, hubspot, zendesk
 from profile_assets.sources.rest import ga4 as ga4_report
 from profile_assets.sources.rest.client import RetrySettings, SourceClient, redacted_errors
@@ -47,7 +47,6 @@ from profile_assets.sources.rest.records import Field
 from profile_assets.sources.rest.sync import PREVIEW_ROWS, Stream, SyncResult, sync
 from profile_assets.warehouse import Warehouse
 
-OWNERS = ["team:data-platform"]
 GROUP = "sources"
 RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
@@ -142,7 +141,6 @@ def _stream_asset(spec: RestAsset) -> AssetsDefinition:
         key=AssetKey(["raw", spec.name]),
         group_name=GROUP,
         description=spec.description,
-        owners=OWNERS,
         kinds={spec.vendor, "dlt"},
         metadata={"dagster/column_schema": column_schema(spec.fields)},
         retry_policy=RETRY_POLICY,
@@ -221,7 +219,6 @@ crm_contacts, crm_deals, support_users, support_tickets = (
     description="GA4 per-user-per-day web activity (sessions, page views, add-to-carts, "
     "purchases, revenue) by property-local day. Daily partitions; each run replaces its days "
     "in one transaction, so reruns and backfills converge and never duplicate.",
-    owners=OWNERS,
     kinds={"google", "dlt"},
     metadata={"dagster/column_schema": column_schema(ga4_report.FIELDS)},
     retry_policy=RETRY_POLICY,

@@ -8,7 +8,7 @@ OAuth auths refresh on a 401, so a token expiring mid-pagination costs one extra
 
 from __future__ import annotations
 
-from profile_assets.resources import GA4Resource, HubSpotResource, ZendeskResource
+from profile_assets.sources.resources import GA4Resource, HubSpotResource, ZendeskResource
 from profile_assets.sources.rest.client import (
     BearerTokenAuth,
     HttpBasicAuth,
