@@ -19,6 +19,7 @@ demo: install
 	$(BIN)/profile-assets demo
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 dev: install

@@ -26,16 +26,13 @@ from dagster import (
     Backoff,
     Config,
     DailyPartitionsDefinition,
-    DefaultScheduleStatus,
     Jitter,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
-    ScheduleDefinition,
     TableColumn,
     TableSchema,
     asset,
-    define_asset_job,
 )
 from pydantic import Field as ConfigField
 
@@ -249,23 +246,11 @@ def web_user_days(
 REST_STREAM_ASSETS = [crm_contacts, crm_deals, support_users, support_tickets]
 REST_ASSETS = [*REST_STREAM_ASSETS, web_user_days]
 
-rest_full_reconciliation_job = define_asset_job(
-    "rest_full_reconciliation",
-    selection=REST_STREAM_ASSETS,
-    description="Re-read every REST source in full and tombstone the ids it no longer returns "
-    "(deletes that no feed reports, e.g. HubSpot GDPR deletions).",
-    config={
+
+def full_refresh_config() -> dict:
+    """Run config that makes every REST stream asset re-read its source in full."""
+    return {
         "ops": {
             f"raw__{spec.name}": {"config": {"full_refresh": True}} for spec in REST_STREAM_SPECS
         }
-    },
-)
-rest_full_reconciliation_schedule = ScheduleDefinition(
-    job=rest_full_reconciliation_job,
-    cron_schedule="0 3 * * 0",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Weekly full reconciliation of the REST sources (Sunday 03:00 UTC).",
-)
-REST_JOBS = [rest_full_reconciliation_job]
-REST_SCHEDULES = [rest_full_reconciliation_schedule]
+    }
