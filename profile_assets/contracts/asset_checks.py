@@ -22,6 +22,7 @@ from dagster import (
     asset_check,
 )
 
+from profile_assets.privacy.preview import preview_markdown
 from profile_assets.warehouse import Warehouse
 
 SAMPLE_ROWS = 10
@@ -43,14 +44,13 @@ def check_result(
     df: pd.DataFrame, schema: pa.DataFrameSchema, *, blocking: bool
 ) -> AssetCheckResult:
     failing_rows, cases = validate_frame(df, schema)
-    sample = cases.head(SAMPLE_ROWS).astype(str)
     metadata = {
         "rows_checked": len(df),
         "failing_rows": failing_rows,
         "schema": schema.name or "",
     }
     if failing_rows:
-        metadata["failure_sample"] = MetadataValue.md(sample.to_markdown(index=False))
+        metadata["failure_sample"] = MetadataValue.md(preview_markdown(cases, SAMPLE_ROWS))
     return AssetCheckResult(
         passed=failing_rows == 0,
         severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,

@@ -53,6 +53,7 @@ from profile_assets.identity.features import PERSON_FIELDS
 from profile_assets.identity.ground_truth import GroundTruth
 from profile_assets.identity.metrics import pairwise_metrics
 from profile_assets.identity.settings import ResolutionSettings
+from profile_assets.privacy.preview import preview_markdown
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
@@ -402,7 +403,7 @@ def _results(
         **common,
         **quality,
         "preview": MetadataValue.md(
-            identity_map.drop(columns="evidence").head(PREVIEW_ROWS).astype(str).to_markdown()
+            preview_markdown(identity_map.drop(columns="evidence"), PREVIEW_ROWS, index=True)
         ),
     }
     links_meta, events_meta = dict(common), dict(common)

@@ -24,6 +24,7 @@ from profile_assets.contracts.asset_checks import pandera_table_check
 from profile_assets.features.derived import Activity
 from profile_assets.identity.assets import IDENTITY_MAP, IDENTITY_MAP_KEY, read_live_contacts
 from profile_assets.identity.assets import read_table as read_optional
+from profile_assets.privacy.preview import preview_markdown
 from profile_assets.profiles import history as scd2
 from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.profiles.golden import build_golden, empty_activity, golden_columns
@@ -111,9 +112,7 @@ def _golden_metadata(golden: pd.DataFrame, touched, rules: SurvivorshipRules) ->
         "survivorship_rules_version": rules.version,
         "winning_source_per_attribute": MetadataValue.json(winners),
         "field_fill_rate": MetadataValue.json(filled),
-        "preview": MetadataValue.md(
-            golden[preview_columns].head(PREVIEW_ROWS).astype(str).to_markdown(index=False)
-        ),
+        "preview": MetadataValue.md(preview_markdown(golden[preview_columns], PREVIEW_ROWS)),
     }
 
 

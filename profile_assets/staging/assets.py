@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from profile_assets.contracts.unified_schema import SchemaDriftError
+from profile_assets.privacy.preview import preview_markdown
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.quarantine.rejections import quarantine
 from profile_assets.staging import transforms
@@ -158,7 +159,6 @@ def without_erased(conn: WarehouseConnection, staged: transforms.Staged) -> tran
 
 def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, object]:
     meta = staged.metadata()
-    preview = staged.frame.head(PREVIEW_ROWS).astype(str)
     return {
         "dagster/row_count": meta["rows"],
         "raw_rows_read": meta["raw_rows_read"],
@@ -168,7 +168,7 @@ def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, 
         "schema_version": transforms.schema_version(),
         "source_mappings": MetadataValue.json(meta["schema_versions"]),
         "missing_raw_tables": MetadataValue.json(missing),
-        "preview": MetadataValue.md(preview.to_markdown(index=False)),
+        "preview": MetadataValue.md(preview_markdown(staged.frame, PREVIEW_ROWS)),
     }
 
 

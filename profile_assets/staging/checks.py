@@ -32,6 +32,7 @@ from dagster import (
 
 from profile_assets.contracts.asset_checks import SAMPLE_ROWS, check_result, validate_frame
 from profile_assets.contracts.unified_schema import SchemaDriftError, build_schema, source_tables
+from profile_assets.privacy.preview import preview_markdown
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
 from profile_assets.staging.transforms import extract
 from profile_assets.warehouse import Warehouse, WarehouseConnection
@@ -129,8 +130,7 @@ def evaluate_contract(
     if emptied:
         metadata["reason"] = f"empty, but had {previous} rows when last checked"
     if failing_rows:
-        sample = cases.head(SAMPLE_ROWS).astype(str)
-        metadata["failure_sample"] = MetadataValue.md(sample.to_markdown(index=False))
+        metadata["failure_sample"] = MetadataValue.md(preview_markdown(cases, SAMPLE_ROWS))
     return AssetCheckResult(
         passed=failing_rows == 0 and not emptied,
         severity=AssetCheckSeverity.ERROR,

@@ -36,6 +36,7 @@ from dagster import (
 )
 from pydantic import Field as ConfigField
 
+from profile_assets.privacy.preview import preview_markdown
 from profile_assets.sources.resources import GA4Resource
 from profile_assets.sources.rest import connect, hubspot, zendesk
 from profile_assets.sources.rest import ga4 as ga4_report
@@ -103,10 +104,7 @@ def _preview(frame: pd.DataFrame) -> MetadataValue:
     """Keys, versions and ops only: metadata is no place for personal data."""
     if frame.empty:
         return MetadataValue.md("No rows this run.")
-    text = frame.astype(str)
-    lines = ["| " + " | ".join(text.columns) + " |", "|" + "---|" * len(text.columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in text.itertuples(index=False)]
-    return MetadataValue.md("\n".join(lines))
+    return MetadataValue.md(preview_markdown(frame, rows=len(frame)))
 
 
 def sync_metadata(result: SyncResult, table_rows: int) -> dict:
