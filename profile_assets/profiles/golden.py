@@ -55,7 +55,7 @@ def members_hash(
     return summed.astype("uint64").astype("int64").rename("members_hash")
 
 
-def touched_profiles(
+def profiles_to_rebuild(
     hashes: pd.Series, previous: pd.DataFrame | None, rules: SurvivorshipRules
 ) -> pd.Index:
     """Profiles whose unified fields must be recomputed: new, or members changed, or all
@@ -124,7 +124,7 @@ def build_golden(
     """
     membership_map = identity_map[[*RECORD_KEY, "profile_id"]]
     hashes = members_hash(contacts, membership_map, rules)
-    touched = touched_profiles(hashes, previous, rules)
+    touched = profiles_to_rebuild(hashes, previous, rules)
     touched_map = membership_map.loc[membership_map["profile_id"].isin(touched)]
     records = contacts.merge(touched_map, on=RECORD_KEY)
     fresh = unified_profiles(records, hashes, rules)
