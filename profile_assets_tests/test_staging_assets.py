@@ -9,7 +9,7 @@ from dagster import AssetKey, materialize
 from profile_assets.staging import transforms as t
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.checks import STAGING_CHECKS
-from profile_assets.staging.tables import STAGING_TABLES
+from profile_assets.staging.tables import STAGING_TABLES, WEB_ACTIVITY
 from profile_assets.warehouse import DuckDBWarehouse
 from profile_assets_tests.staging_support import seed_raw, staging_world, world_raw_tables
 
@@ -179,3 +179,18 @@ def test_every_raw_contract_passes_on_the_sandbox_world(staged):
         for table in RAW_TABLES:
             result = evaluate_contract(conn, raw_contract(table), run_id="raw-check")
             assert result.passed, (table, result.metadata)
+
+
+def test_a_source_never_loaded_gives_an_empty_table_and_a_warning_not_a_failure(tmp_path):
+    """A retailer without web analytics: staging.web_activity exists, empty, typed, and says
+    which raw table is missing; the run succeeds."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
+    asset = [a for a in STAGING_ASSETS if a.key == AssetKey(["staging", "web_activity"])]
+    result = materialize(asset, resources={"warehouse": warehouse})
+    assert result.success
+    meta = result.asset_materializations_for_node("staging__web_activity")[0].metadata
+    assert meta["missing_raw_tables"].value == ["web_user_days"]
+    assert meta["dagster/row_count"].value == 0
+    with warehouse.connection() as conn:
+        assert conn.row_count("staging.web_activity") == 0
+        assert conn.columns("staging.web_activity") == list(WEB_ACTIVITY.empty().columns)

@@ -119,10 +119,12 @@ def run_step(
     raws = {t: df for t in step.sources if (df := read_raw(conn, t)) is not None}
     missing = [t for t in step.sources if t not in raws]
     if not raws or (missing and not step.any_subset):
-        raise Failure(
-            description=f"{step.table.table} needs raw tables that were never loaded: {missing}",
-            metadata={"missing_raw_tables": missing},
-        )
+        # Partial sources are normal (a retailer without web analytics, a source not loaded
+        # yet): the table exists, empty, and the metadata says which inputs are missing.
+        staged = transforms.Staged(frame=step.table.empty())
+        with conn.unit_of_work() as unit:
+            unit.replace(staged.frame, step.table.table, exact_columns=True)
+        return staged, missing
     try:
         staged = step.stage(raws, now)
     except SchemaDriftError as error:
@@ -191,6 +193,11 @@ def staging_asset(step: StagingStep) -> AssetsDefinition:
         with warehouse.connection() as conn:
             staged, missing = run_step(
                 conn, step, run_id=context.run.run_id, now=pd.Timestamp.now(tz="UTC")
+            )
+        if missing:
+            context.log.warning(
+                f"{spec.table}: raw tables never loaded: {', '.join(missing)}"
+                + ("" if len(staged.frame) else "; the table is empty until they are")
             )
         if staged.rejections:
             context.log.warning(
