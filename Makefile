@@ -15,8 +15,9 @@ $(BIN)/profile-assets: pyproject.toml
 
 install: $(BIN)/profile-assets
 
+# The demo runs in a home of its own, emptied first: no cursor or ledger of another world survives.
 demo: install
-	$(BIN)/profile-assets demo
+	PROFILE_ASSETS_HOME=$(PROFILE_ASSETS_HOME)/demo $(BIN)/profile-assets demo
 
 test: install
 	$(BIN)/lint-imports

@@ -30,12 +30,16 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@click.option("--people", default=5000, show_default=True, help="Size of the generated world.")
+@click.option("--people", default=2000, show_default=True, help="Size of the generated world.")
 @click.option("--seed", default=7, show_default=True)
-def up(people: int, seed: int) -> None:
+@click.option("--reset", is_flag=True, help="Remove the data of another world from this home.")
+def up(people: int, seed: int, reset: bool) -> None:
     """Start the sandbox in the background and record its addresses and credentials."""
     with console.status(f"starting sandbox ({people:,} people, seed {seed})"):
-        state = sandbox_process.start(people, seed)
+        try:
+            state = sandbox_process.start(people, seed, reset=reset)
+        except sandbox_process.SandboxError as error:
+            raise click.ClickException(str(error)) from error
     console.print(f"sandbox up (pid {state['pid']}); `profile-assets sandbox status --json`")
 
 

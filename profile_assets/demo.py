@@ -27,9 +27,11 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI
 
 
 def run_demo(*, people: int, seed: int, console: Console) -> None:
-    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
     os.environ["PROFILE_ASSETS_ENV"] = "sandbox"  # the demo is the platform on its simulator
     started = sandbox_process.running_state() is None
+    if started:  # a clean home every time: no cursor or ledger of an earlier world survives
+        sandbox_process.reset_home()
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
     try:
         with console.status(f"starting the sandbox ({people:,} people)"):
             state = sandbox_process.start(people, seed)

@@ -71,3 +71,25 @@ def test_down_stops_exactly_what_up_started(tmp_path):
     with pytest.raises(psycopg2.OperationalError):
         psycopg2.connect(dsn, connect_timeout=2)
     assert _cli(tmp_path, "sandbox", "status", check=False).returncode == 1
+
+
+def test_a_home_holds_one_world(sandbox_home, tmp_path):
+    """Another size or seed in the same home is refused with what to do, never mixed in."""
+    other = _cli(sandbox_home, "sandbox", "up", "--people", "5000", check=False)
+    assert other.returncode != 0
+    assert "300 people (seed 3) is running" in other.stderr
+    # a stopped world's data is protected the same way, and --reset starts clean
+    (tmp_path / "sandbox").mkdir()
+    (tmp_path / "sandbox" / "world.json").write_text('{"people": 300, "seed": 3}')
+    (tmp_path / "warehouse.duckdb").write_bytes(b"old world")
+    refused = _cli(tmp_path, "sandbox", "up", "--people", "100", check=False)
+    assert refused.returncode != 0 and "300-person world (seed 3)" in refused.stderr
+    assert "--reset" in refused.stderr
+    assert (tmp_path / "warehouse.duckdb").read_bytes() == b"old world"
+    _cli(tmp_path, "sandbox", "up", "--people", "100", "--reset")
+    try:
+        assert not (tmp_path / "warehouse.duckdb").exists()
+        world = json.loads((tmp_path / "sandbox" / "world.json").read_text())
+        assert world == {"people": 100, "seed": 7}
+    finally:
+        _cli(tmp_path, "sandbox", "down")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,11 +46,26 @@ def running_state() -> dict | None:
     return None
 
 
-def start(people: int, seed: int, *, timeout: float = 600.0, quiet: bool = False) -> dict:
-    """Start the sandbox unless one runs; return its state."""
+def start(
+    people: int, seed: int, *, reset: bool = False, timeout: float = 600.0, quiet: bool = False
+) -> dict:
+    """Start the sandbox unless the same world already runs here; return its state.
+
+    One world per home: REST cursors, CDC positions and file ledgers in the warehouse belong
+    to the world that was loaded, so a different size or seed would silently skip records.
+    That is refused, unless `reset` first empties the home of the old world's data.
+    """
     state = running_state()
+    if state and (state.get("people"), state.get("seed")) != (people, seed):
+        raise SandboxError(
+            f"a sandbox of {state.get('people')} people (seed {state.get('seed')}) is running in "
+            f"{settings.home()}; stop it first (`profile-assets sandbox down`)"
+        )
     if state:
         return state
+    if reset:
+        reset_home()
+    _claim_world(people, seed)
     log_dir = settings.sandbox_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = (log_dir / "service.log").open("ab")
@@ -64,6 +80,45 @@ def start(people: int, seed: int, *, timeout: float = 600.0, quiet: bool = False
         env={**os.environ, "PROFILE_ASSETS_HOME": str(settings.home())},
     )
     return _wait_ready(proc, timeout, log_dir / "service.log")
+
+
+def _world_file() -> Path:
+    return settings.sandbox_dir() / "world.json"
+
+
+def _claim_world(people: int, seed: int) -> None:
+    """Record which world this home holds, refusing a different one."""
+    path = _world_file()
+    wanted = {"people": people, "seed": seed}
+    if path.exists():
+        held = json.loads(path.read_text())
+        if held != wanted:
+            raise SandboxError(
+                f"{settings.home()} holds the data of a {held['people']}-person world (seed "
+                f"{held['seed']}), not {people} people (seed {seed}): start that world, use "
+                "`--reset` to start clean, or set PROFILE_ASSETS_HOME to another folder"
+            )
+    elif settings.warehouse_path().exists():
+        raise SandboxError(
+            f"{settings.home()} holds a warehouse the sandbox did not load; set "
+            "PROFILE_ASSETS_HOME to a folder of the sandbox's own"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(wanted))
+
+
+def reset_home() -> None:
+    """Remove a sandbox world's data from the home (only a home the sandbox filled)."""
+    home = settings.home()
+    if not home.exists():
+        return
+    if settings.warehouse_path().exists() and not _world_file().exists():
+        raise SandboxError(f"{home} holds a warehouse the sandbox did not load; not resetting it")
+    for child in home.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _wait_ready(proc: subprocess.Popen, timeout: float, log_path: Path) -> dict:
