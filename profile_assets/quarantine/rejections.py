@@ -12,10 +12,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from profile_assets.warehouse import UnitOfWork
+if TYPE_CHECKING:  # the warehouse module pulls in Dagster; only the annotation needs it
+    from profile_assets.warehouse import UnitOfWork
 
 REJECTED_TABLE = "ops.rejected_records"
 UPSERT, DELETE = "upsert", "delete"
