@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from profile_assets.quarantine.rejections import DELETE, UPSERT
+from profile_assets.quarantine.rejections import DELETE, LOAD_COLUMNS, UPSERT
 from profile_assets.sources.cdc.batches import CdcBatch
 from profile_assets.sources.cdc.slot import SLOT
 from profile_assets.sources.cdc.tables import SOURCE, ReplicatedTable, by_name, replicated_tables
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # importing the warehouse module pulls in Dagster: seconds pe
     from profile_assets.warehouse import WarehouseConnection
 
 STATE_TABLE = "ops.cdc_state"
-META_COLUMNS = ("_source", "_source_id", "_extracted_at", "_run_id", "_op", "_lsn")
+META_COLUMNS = (*LOAD_COLUMNS, "_lsn")
 
 
 def ensure_cdc_tables(conn: WarehouseConnection) -> None:

@@ -21,6 +21,7 @@ from dagster import (
     sensor,
 )
 
+from profile_assets.quarantine.rejections import LOAD_COLUMNS
 from profile_assets.sources.cdc.consumer import sync
 from profile_assets.sources.cdc.pgoutput import int_to_lsn
 from profile_assets.sources.cdc.slot import advance_idle_slot, slot_status
@@ -29,12 +30,8 @@ from profile_assets.sources.resources import StorefrontResource
 from profile_assets.warehouse import Warehouse
 
 META_COLUMNS = {
-    "_source": ("string", "always 'storefront'"),
-    "_source_id": ("string", "the row's primary key"),
-    "_extracted_at": ("timestamp", "when the change reached the warehouse (UTC)"),
-    "_run_id": ("string", "the Dagster run that applied it"),
-    "_op": ("string", "'upsert', or 'delete' for a tombstone keeping the last values"),
-    "_lsn": ("int", "commit LSN of the source transaction; newer LSNs win"),
+    **LOAD_COLUMNS,
+    "_lsn": ("integer", "commit LSN of the source transaction; newer LSNs win"),
 }
 
 

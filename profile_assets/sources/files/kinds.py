@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from profile_assets.contracts.unified_schema import SourceTable, load_source
+from profile_assets.quarantine import rejections
 
 SOURCE = "file_drop"
 
@@ -46,10 +47,8 @@ KINDS = (CONTACTS, ORDERS)
 
 
 LOAD_COLUMNS = {
+    **rejections.LOAD_COLUMNS,
     "_source": ("string", f"Always '{SOURCE}'."),
-    "_source_id": ("string", "The row's own id (contact_ref / order_ref); the merge key."),
-    "_extracted_at": ("datetime", "When the file was loaded (UTC)."),
-    "_run_id": ("string", "Dagster run that loaded the row."),
     "_op": ("string", "Always 'upsert': drops carry no deletes."),
     "_file": ("string", "Path of the file under drop/, e.g. contacts/partner.csv."),
     "_file_sha256": ("string", "Content hash of the file (see ops.loaded_files)."),
