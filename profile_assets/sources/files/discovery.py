@@ -18,8 +18,6 @@ from profile_assets.sources.files.kinds import DropKind
 # A file younger than this may still be being written by a producer that does not rename.
 SETTLE_SECONDS = 2.0
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".reason.txt")
-
-
 ARCHIVE, FAILED = "archive", "failed"  # drop/<area>/<kind>/
 
 

@@ -45,7 +45,6 @@ CONTACTS = DropKind("contacts", "raw.file_contacts", "file_contacts", "person", 
 ORDERS = DropKind("orders", "raw.file_orders", "file_orders", "order", "order_ref")
 KINDS = (CONTACTS, ORDERS)
 
-
 LOAD_COLUMNS = {
     **rejections.LOAD_COLUMNS,
     "_source": ("string", f"Always '{SOURCE}'."),

@@ -35,8 +35,6 @@ from profile_assets.sources.files.sniffing import UnparseableFile
 from profile_assets.warehouse import UnitOfWork, WarehouseConnection
 
 LOADED_FILES_TABLE = "ops.loaded_files"
-
-
 VERSION_COLUMNS = ("_file_modified_at", "_extracted_at", "_line")
 
 
