@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from profile_assets.contracts.unified_schema import SchemaDriftError
+from profile_assets.contracts.drift import SchemaDriftError
 from profile_assets.staging import transforms as t
 from profile_assets.staging.tables import CONTACTS, ORDERS, TICKETS
 from profile_assets_tests.staging_support import raw_frame, staging_world, world_raw_tables

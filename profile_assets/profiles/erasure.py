@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from dagster import Config, OpExecutionContext, job, op
 
-from profile_assets.contracts.unified_schema import load_source
+from profile_assets.contracts.schema import load_source
 from profile_assets.identity.assets import IDENTITY_MAP, MATCH_LINKS, RESOLUTION_EVENTS
 from profile_assets.privacy.suppression import (
     SUPPRESSIONS_TABLE,

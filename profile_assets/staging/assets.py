@@ -21,7 +21,7 @@ from dagster import (
     asset,
 )
 
-from profile_assets.contracts.unified_schema import SchemaDriftError
+from profile_assets.contracts.drift import SchemaDriftError
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.quarantine.rejections import quarantine
 from profile_assets.staging import transforms

@@ -31,7 +31,9 @@ from dagster import (
 )
 
 from profile_assets.contracts.asset_checks import SAMPLE_ROWS, check_result, validate_frame
-from profile_assets.contracts.unified_schema import SchemaDriftError, build_schema, source_tables
+from profile_assets.contracts.drift import SchemaDriftError
+from profile_assets.contracts.pandera_backend import build_schema
+from profile_assets.contracts.schema import source_tables
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
 from profile_assets.staging.transforms import extract
 from profile_assets.warehouse import Warehouse, WarehouseConnection

@@ -3,7 +3,7 @@
 Every function does the same three things, in this order:
 
 1. Drift first: each raw extract is checked against its source mapping in `schemas/sources/`
-   (`unified_schema.to_unified_columns`), which raises `SchemaDriftError` on an incompatible
+   (`contracts.columns.to_unified_columns`), which raises `SchemaDriftError` on an incompatible
    change, before a single value is read. Mapped vendor columns come back under their
    canonical names; additive columns are reported, not fatal.
 2. Normalize, vectorized (`normalize.py`): names, emails (+ match key), phones (E.164, with the
@@ -30,13 +30,9 @@ import numpy as np
 import pandas as pd
 
 from profile_assets import normalizers as nz
-from profile_assets.contracts.unified_schema import (
-    DriftReport,
-    SourceTable,
-    load_source,
-    load_unified,
-    to_unified_columns,
-)
+from profile_assets.contracts.columns import to_unified_columns
+from profile_assets.contracts.drift import DriftReport
+from profile_assets.contracts.schema import SourceTable, load_source, load_unified
 from profile_assets.quarantine.rejections import DELETE, Rejection
 from profile_assets.staging.tables import CARTS, CONTACTS, ORDERS, TICKETS, WEB_ACTIVITY
 

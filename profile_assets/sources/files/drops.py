@@ -42,7 +42,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
-from profile_assets.contracts.unified_schema import SourceTable, load_source, match_columns
+from profile_assets.contracts.columns import match_columns
+from profile_assets.contracts.schema import SourceTable, load_source
 from profile_assets.normalizers import fold_key, to_utc
 from profile_assets.quarantine.rejections import (
     LoadTally,
