@@ -43,7 +43,7 @@ from profile_assets.privacy.suppression import (
 from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.profiles.history import HISTORY_TABLE
 from profile_assets.settings import WAREHOUSE_SCHEMAS
-from profile_assets.staging.transforms import PERSON_SOURCES
+from profile_assets.staging.contacts import PERSON_SOURCES
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 CONTACTS = "staging.contacts"

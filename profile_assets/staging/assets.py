@@ -1,8 +1,8 @@
 """Staging assets (group `staging`, warehouse schema `staging`): thin Dagster wrappers.
 
 Each asset reads the latest version of every raw row it needs, calls its pure transform
-(`transforms.py`), quarantines refused rows, swaps its staging table's rows atomically, and
-reports what a user looks for: rows, rejects, skips, drift, schema version,
+(`contacts`, `orders`, `activity`), quarantines refused rows, swaps its staging table's rows
+atomically, and reports what a user looks for: rows, rejects, skips, drift, schema version,
 a preview. A drifted source fails the asset (`SchemaDriftError` -> `Failure`) before anything
 is written; a refused row never does (see the policy in `checks.py`).
 """
@@ -24,7 +24,10 @@ from dagster import (
 from profile_assets.contracts.drift import SchemaDriftError
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.quarantine.rejections import quarantine
-from profile_assets.staging import transforms
+from profile_assets.staging.activity import stage_carts, stage_tickets, stage_web_activity
+from profile_assets.staging.contacts import PERSON_SOURCES, stage_contacts
+from profile_assets.staging.extract import Staged, schema_version
+from profile_assets.staging.orders import ORDER_SOURCES, stage_orders
 from profile_assets.staging.tables import (
     CARTS,
     CONTACTS,
@@ -38,7 +41,7 @@ from profile_assets.warehouse import Warehouse, WarehouseConnection
 GROUP = "staging"
 PREVIEW_ROWS = 5
 
-Stage = Callable[[Mapping[str, pd.DataFrame], pd.Timestamp], transforms.Staged]
+Stage = Callable[[Mapping[str, pd.DataFrame], pd.Timestamp], Staged]
 
 
 @dataclass(frozen=True)
@@ -56,30 +59,30 @@ class StagingStep:
 STEPS = (
     StagingStep(
         CONTACTS,
-        transforms.PERSON_SOURCES,
-        lambda raws, now: transforms.stage_contacts(raws, now=now),
+        PERSON_SOURCES,
+        lambda raws, now: stage_contacts(raws, now=now),
         any_subset=True,
     ),
     StagingStep(
         ORDERS,
-        transforms.ORDER_SOURCES,
-        lambda raws, now: transforms.stage_orders(raws, now=now),
+        ORDER_SOURCES,
+        lambda raws, now: stage_orders(raws, now=now),
         any_subset=True,
     ),
     StagingStep(
         WEB_ACTIVITY,
         ("web_user_days",),
-        lambda raws, now: transforms.stage_web_activity(raws["web_user_days"], now=now),
+        lambda raws, now: stage_web_activity(raws["web_user_days"], now=now),
     ),
     StagingStep(
         TICKETS,
         ("support_tickets",),
-        lambda raws, now: transforms.stage_tickets(raws["support_tickets"], now=now),
+        lambda raws, now: stage_tickets(raws["support_tickets"], now=now),
     ),
     StagingStep(
         CARTS,
         ("storefront_carts", "storefront_cart_items", "storefront_orders"),
-        lambda raws, now: transforms.stage_carts(
+        lambda raws, now: stage_carts(
             raws["storefront_carts"],
             raws["storefront_cart_items"],
             raws["storefront_orders"],
@@ -113,7 +116,7 @@ def read_raw(conn: WarehouseConnection, table: str) -> pd.DataFrame | None:
 
 def run_step(
     conn: WarehouseConnection, step: StagingStep, *, run_id: str, now: pd.Timestamp
-) -> tuple[transforms.Staged, list[str]]:
+) -> tuple[Staged, list[str]]:
     """Read, transform and publish one staging table; returns it and the raw tables missing."""
     raws = {t: df for t in step.sources if (df := read_raw(conn, t)) is not None}
     missing = [t for t in step.sources if t not in raws]
@@ -140,7 +143,7 @@ def run_step(
     return staged, missing
 
 
-def without_erased(conn: WarehouseConnection, staged: transforms.Staged) -> transforms.Staged:
+def without_erased(conn: WarehouseConnection, staged: Staged) -> Staged:
     """Erased people stay erased: their records, extracted again from a source that still
     holds them, never reach staging (counted as skipped, never quarantined: that would keep
     the very personal data the erasure removed)."""
@@ -181,7 +184,7 @@ def _lower(columns) -> list[str]:
     return [str(c).lower() for c in columns]
 
 
-def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, object]:
+def result_metadata(staged: Staged, missing: list[str]) -> dict[str, object]:
     meta = staged.metadata()
     preview = staged.frame.head(PREVIEW_ROWS).astype(str)
     return {
@@ -190,7 +193,7 @@ def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, 
         "rejected_rows": meta["rejected"],
         "skipped_rows": MetadataValue.json(meta["skipped"]),
         "added_source_columns": MetadataValue.json(meta["added_columns"]),
-        "schema_version": transforms.schema_version(),
+        "schema_version": schema_version(),
         "source_mappings": MetadataValue.json(meta["schema_versions"]),
         "missing_raw_tables": MetadataValue.json(missing),
         "preview": MetadataValue.md(preview.to_markdown(index=False)),

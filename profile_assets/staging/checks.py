@@ -34,8 +34,8 @@ from profile_assets.contracts.asset_checks import SAMPLE_ROWS, check_result, val
 from profile_assets.contracts.drift import SchemaDriftError
 from profile_assets.contracts.pandera_backend import build_schema
 from profile_assets.contracts.schema import source_tables
+from profile_assets.staging.extract import extract
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
-from profile_assets.staging.transforms import extract
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 ROW_COUNTS_TABLE = "ops.table_row_counts"
@@ -150,7 +150,7 @@ def _failed(
 
 
 def _drift_problems(conn: WarehouseConnection, contract: TableContract) -> list[str]:
-    """Drift of a sample, read exactly as staging reads the table (`transforms.extract`)."""
+    """Drift of a sample, read exactly as staging reads the table (`extract.extract`)."""
     sample = conn.query_df(f"SELECT * FROM {contract.table} LIMIT {DRIFT_SAMPLE_ROWS}")
     try:
         extract(contract.drift_source, sample)
