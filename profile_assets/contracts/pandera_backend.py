@@ -30,7 +30,7 @@ def _not_in_future(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, errors="coerce") <= pd.Timestamp.now().normalize()
 
 
-def _is_utc_timestamp(series: pd.Series) -> bool:
+def is_utc_timestamp(series: pd.Series) -> bool:
     # Not a pandera dtype: ours must accept any resolution (ns from pandas, us from Parquet/
     # DuckDB), and pandera's coercion would silently read naive local times as UTC.
     return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
@@ -54,7 +54,7 @@ _PANDERA_TYPES: dict[str, tuple[Any, bool]] = {
 def _checks(spec: FieldSpec) -> list[pa.Check]:
     checks = []
     if spec.type == "datetime":
-        checks.append(pa.Check(_is_utc_timestamp, name="utc_timestamp"))
+        checks.append(pa.Check(is_utc_timestamp, name="utc_timestamp"))
     for name, arg in spec.checks.items():
         if name in _CUSTOM_CHECKS:
             checks.append(_CUSTOM_CHECKS[name]())
