@@ -41,7 +41,7 @@ from dagster import (
 from pydantic import Field
 
 from profile_assets.contracts.asset_checks import pandera_table_check
-from profile_assets.contracts.unified_schema import SCHEMAS_DIR
+from profile_assets.contracts.schema import SCHEMAS_DIR
 from profile_assets.identity.engine import (
     ResolutionResult,
     ResolutionState,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from dagster import Config, OpExecutionContext, job, op
 
-from profile_assets.contracts.unified_schema import load_source
+from profile_assets.contracts.schema import load_source
 from profile_assets.identity.assets import IDENTITY_MAP, MATCH_LINKS, RESOLUTION_EVENTS
 from profile_assets.privacy.suppression import (
     SUPPRESSIONS_TABLE,
@@ -43,7 +43,7 @@ from profile_assets.privacy.suppression import (
 from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.profiles.history import HISTORY_TABLE
 from profile_assets.settings import WAREHOUSE_SCHEMAS
-from profile_assets.staging.transforms import PERSON_SOURCES
+from profile_assets.staging.contacts import PERSON_SOURCES
 from profile_assets.warehouse import UnitOfWork, Warehouse, WarehouseConnection
 
 CONTACTS = "staging.contacts"
