@@ -41,7 +41,7 @@ from dagster import (
 from pydantic import Field
 
 from profile_assets.contracts.asset_checks import pandera_table_check
-from profile_assets.contracts.schema import SCHEMAS_DIR
+from profile_assets.contracts.schema import RECORD_KEY, SCHEMAS_DIR
 from profile_assets.identity.engine import (
     ResolutionResult,
     ResolutionState,
@@ -65,7 +65,6 @@ RESOLUTION_EVENTS = "identity.resolution_events"
 RESOLUTION_RUNS = "identity.resolution_runs"
 RESOLUTION_STATE = "identity.resolution_state"
 OVERRIDES_PATH = SCHEMAS_DIR / "identity_overrides.yaml"
-RECORD_KEY = ["source", "source_record_id"]
 #: Contact columns the engine matches on; a change in any of them re-resolves the record.
 MATCH_COLUMNS = [*PERSON_FIELDS, "storefront_customer_id"]
 PREVIEW_ROWS = 5
