@@ -49,12 +49,12 @@ from profile_assets.identity.engine import (
     resolve_records,
 )
 from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SINGLETON
-from profile_assets.identity.features import PERSON_FIELDS
 from profile_assets.identity.ground_truth import GroundTruth
 from profile_assets.identity.metrics import pairwise_metrics
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.privacy.preview import preview_markdown
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
+from profile_assets.staging.tables import PERSON_FIELDS
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 GROUP = "identity"
