@@ -86,7 +86,7 @@ def evaluate(orders: pd.DataFrame, as_of: str, horizon: int, seed: int = 0) -> l
     rows[0]["notes"] = (
         f"{len(history):,} customers, {int(bought.sum()):,} purchasers, "
         f"{int(truth.sum()):,} order days; train horizon {result.plan.train_horizon}, "
-        f"{len(result.plan.cutoffs)} cutoffs, {result.drift.note}; {seconds:.1f} s"
+        f"{len(result.plan.cutoffs)} cutoffs; {seconds:.1f} s"
     )
     return rows
 

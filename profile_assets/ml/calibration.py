@@ -1,12 +1,14 @@
-"""Keeping the sums honest: drift correction and horizon rescaling.
+"""Keeping the sums honest: the level of the scores, and horizon rescaling.
 
-Drift. A model trained on past cutoffs is calibrated for the past: when the purchase rate
-trends (a cohort ageing, a growing base, a season), its sums at the as-of date are off even if
-its ranking is good. We measure that error where we can see it — a backtest that trains on the
-cutoffs whose label windows end by the newest cutoff and predicts the newest one, the same gap
-the real model faces at the as-of date — and carry the correction forward: a shift in logit
-space for probabilities (keeps order and bounds) and a factor for expected counts. Both are
-bounded (`MAX_LOGIT_SHIFT`, `MAX_COUNT_FACTOR`) so one odd window cannot swing the scores far.
+Level (drift). A model trained on past cutoffs is calibrated for the past: when the purchase
+rate trends between the training cutoffs and the as-of date (a cohort ageing, customers older
+than any training cutoff saw), a tree model's level is off even if its ranking is good, because
+trees extrapolate flat. So the level comes from the BTYD side instead: the count model learns a
+time-invariant correction f(x) to the BG/NBD fitted at the as-of date (which models ageing and
+dropout explicitly), the implied purchasers are 1 - (1 - P_bg)^f per customer, and the
+classifier's probabilities are shifted in logit space (order and bounds kept) until their sum
+matches. (A backtest-based drift factor was tried and rejected: on seasonal data the newest
+training window is a different season from the horizon, and the factor made sums worse.)
 
 Horizon. When the requested horizon is longer than the labelled history, the models predict
 for the longest trainable horizon and `rescale_horizon` stretches each customer's prediction by
@@ -18,44 +20,13 @@ the BG/NBD's dropout otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
 from profile_assets.ml.btyd import BGNBD, Summary
 
-MAX_LOGIT_SHIFT = 1.0
-MAX_COUNT_FACTOR = 2.0
 _EPS = 1e-6
-
-
-@dataclass(frozen=True)
-class Drift:
-    """Corrections carried from the backtest to the as-of scores (identity when unknown)."""
-
-    logit_shift: float = 0.0
-    count_factor: float = 1.0
-    note: str = "no drift correction"
-
-    def apply(self, propensity: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return shift_probabilities(propensity, self.logit_shift), expected * self.count_factor
-
-
-def measure_drift(
-    predicted_any: np.ndarray,
-    realized_any: np.ndarray,
-    predicted_days: np.ndarray,
-    realized_days: np.ndarray,
-) -> Drift:
-    """The (bounded) corrections that would have made the backtest's sums match reality."""
-    shift = matching_logit_shift(predicted_any, float(realized_any.sum()))
-    factor = float(realized_days.sum()) / max(float(predicted_days.sum()), _EPS)
-    shift = float(np.clip(shift, -MAX_LOGIT_SHIFT, MAX_LOGIT_SHIFT))
-    factor = float(np.clip(factor, 1 / MAX_COUNT_FACTOR, MAX_COUNT_FACTOR))
-    note = f"backtest: purchasers logit shift {shift:+.3f}, order days factor {factor:.3f}"
-    return Drift(shift, factor, note)
 
 
 def shift_probabilities(p: np.ndarray, shift: float) -> np.ndarray:
@@ -78,6 +49,23 @@ def matching_logit_shift(p: np.ndarray, target: float) -> float:
     if gap(high) < 0:
         return high
     return float(brentq(gap, low, high, xtol=1e-6))
+
+
+def implied_p_any(btyd_p_any: np.ndarray, correction: np.ndarray) -> np.ndarray:
+    """P(any order day) when the BG/NBD's intensity is multiplied by `correction`.
+
+    For a Poisson clock -log(1 - P) scales with the intensity, so P = 1 - (1 - P_bg)^correction.
+    """
+    return 1 - (1 - np.clip(btyd_p_any, 0, 1 - _EPS)) ** np.asarray(correction, float)
+
+
+def anchor(propensity: np.ndarray, implied: np.ndarray) -> np.ndarray:
+    """Logit-shift the classifier's probabilities so their sum equals sum(implied).
+
+    The classifier keeps its ranking; the level comes from the BTYD side, which extrapolates
+    in time (ageing cohorts, customers older than any training cutoff saw) where trees cannot.
+    """
+    return shift_probabilities(propensity, matching_logit_shift(propensity, float(implied.sum())))
 
 
 def rescale_horizon(

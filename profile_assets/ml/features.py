@@ -12,8 +12,11 @@ Features, all in days:
   days, `overdue` (days since last / mean gap), order days in the last 30/90/365 days and in
   the last horizon-length window.
 - Spend: total and mean amount per order day (NaN when the file has no amounts).
-- BG/NBD fitted on the same history (`btyd_features`): P(alive), expected order days and
-  P(any order day) in the horizon — the strongest single predictors of what comes next.
+- BTYD (`btyd_features`): BG/NBD P(alive), expected order days and P(any order day) in the
+  horizon, Pareto/NBD P(alive) and expected order days — the strongest single predictors of
+  what comes next. The models' four population parameters are fitted once, on all history up
+  to the as-of date, and shared by every cutoff (see `training`); each customer's values use
+  only that customer's orders up to the cutoff.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from profile_assets.ml.btyd import BGNBD, Summary
+from profile_assets.ml.btyd import BGNBD, ParetoNBD, Summary, fit_bgnbd, fit_pareto_nbd
 
 #: Fixed look-back windows (days) for recent-activity counts.
 WINDOWS = (30, 90, 365)
@@ -107,11 +110,27 @@ def base_features(days: OrderDays, cutoff: int, horizon: int) -> pd.DataFrame:
     return out
 
 
-def btyd_features(frame: pd.DataFrame, model: BGNBD, horizon: int) -> pd.DataFrame:
-    """Add BG/NBD P(alive), expected order days and P(any) in the horizon to `frame`."""
+@dataclass(frozen=True)
+class Btyd:
+    """The two fitted BTYD models the features come from."""
+
+    bgnbd: BGNBD
+    pareto: ParetoNBD
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, seed: int) -> Btyd:
+        """Fit both on a features frame's (frequency, recency_days, age_days)."""
+        summary = Summary.from_frame(frame)
+        return cls(fit_bgnbd(summary, seed), fit_pareto_nbd(summary, seed))
+
+
+def btyd_features(frame: pd.DataFrame, models: Btyd, horizon: int) -> pd.DataFrame:
+    """Add the BG/NBD and Pareto/NBD customer-level predictions for the horizon to `frame`."""
     summary = Summary.from_frame(frame)
     out = frame.copy()
-    out["bg_p_alive"] = model.p_alive(summary)
-    out["bg_expected"] = model.expected(summary, horizon)
-    out["bg_p_any"] = model.p_any(summary, horizon)
+    out["bg_p_alive"] = models.bgnbd.p_alive(summary)
+    out["bg_expected"] = models.bgnbd.expected(summary, horizon)
+    out["bg_p_any"] = models.bgnbd.p_any(summary, horizon)
+    out["pn_p_alive"] = models.pareto.p_alive(summary)
+    out["pn_expected"] = models.pareto.expected(summary, horizon)
     return out

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from profile_assets.ml.btyd import BGNBD, Summary
-from profile_assets.ml.calibration import Drift, measure_drift, rescale_horizon
-from profile_assets.ml.features import OrderDays, to_day
+from profile_assets.ml.btyd import Summary
+from profile_assets.ml.calibration import anchor, implied_p_any, rescale_horizon
+from profile_assets.ml.features import Btyd, OrderDays, base_features, to_day
 from profile_assets.ml.spec import ModelSpec, load_specs
 from profile_assets.ml.training import (
-    LABEL,
     CutoffPlan,
     FittedModel,
     NotEnoughHistory,
@@ -52,8 +51,7 @@ class ScoreResult:
 
     scores: pd.DataFrame
     plan: CutoffPlan
-    drift: Drift
-    as_of_bgnbd: BGNBD
+    btyd: Btyd
     training_rows: int
     warnings: tuple[str, ...] = ()
     models: Mapping[str, FittedModel] = field(default_factory=dict)
@@ -76,42 +74,41 @@ def score_orders(
     if len(days.day) == 0:
         raise ValueError(f"no orders on or before the as-of date {pd.Timestamp(as_of).date()}")
     training = specs[PROPENSITY].training
+    report("fitting BG/NBD and Pareto/NBD", 0.0)
+    btyd = Btyd.fit(base_features(days, as_of_day, horizon), seed)
     try:
         plan = plan_cutoffs(days.first_day, as_of_day, horizon, training)
         n = len(plan.cutoffs)
-        rows = stack_rows(days, plan, seed, lambda i: report("training set", 0.6 * i / n))
+        rows = stack_rows(days, plan, btyd, lambda i: report("training set", 0.6 * i / n))
         check_trainable(rows)
     except NotEnoughHistory as reason:
-        return _btyd_only(days, as_of_day, horizon, seed, str(reason))
+        return _btyd_only(days, as_of_day, horizon, btyd, str(reason))
     report("fitting models", 0.6)
     models = _fit_pair(specs, sample_rows(rows, training.max_rows, seed), seed)
-    report("drift backtest", 0.75)
-    drift = (
-        _backtest_drift(specs, rows, plan, seed)
-        if training.drift_correction == "backtest"
-        else Drift()
-    )
     report("scoring", 0.9)
-    current, bgnbd = point_in_time_rows(days, as_of_day, plan.train_horizon, seed)
-    propensity, expected = drift.apply(
-        models[PROPENSITY].predict(current), models[EXPECTED].predict(current)
-    )
+    current = point_in_time_rows(days, as_of_day, plan.train_horizon, btyd)
+    propensity, expected = predict_pair(models, current, implied_only=plan.rescaled)
     if plan.rescaled:
         propensity, expected = rescale_horizon(
-            propensity, expected, bgnbd, Summary.from_frame(current), plan.train_horizon, horizon
+            propensity,
+            expected,
+            btyd.bgnbd,
+            Summary.from_frame(current),
+            plan.train_horizon,
+            horizon,
         )
     report("done", 1.0)
     scores = _score_frame(current.index, propensity, expected)
-    return ScoreResult(scores, plan, drift, bgnbd, len(rows), _plan_warnings(plan), models)
+    return ScoreResult(scores, plan, btyd, len(rows), _plan_warnings(plan), models)
 
 
-def _btyd_only(days: OrderDays, as_of: int, horizon: int, seed: int, reason: str) -> ScoreResult:
+def _btyd_only(days: OrderDays, as_of: int, horizon: int, btyd: Btyd, reason: str) -> ScoreResult:
     """Too little history to train: the BG/NBD fitted at as-of scores everyone, with a warning."""
-    current, bgnbd = point_in_time_rows(days, as_of, horizon, seed)
+    current = point_in_time_rows(days, as_of, horizon, btyd)
     scores = _score_frame(current.index, current["bg_p_any"], current["bg_expected"])
     plan = CutoffPlan(as_of, horizon, horizon, ())
     warning = f"{reason}; scores come from a BG/NBD fitted on all history instead"
-    return ScoreResult(scores, plan, Drift(), bgnbd, 0, (warning,))
+    return ScoreResult(scores, plan, btyd, 0, (warning,))
 
 
 def _score_frame(customers: pd.Index, propensity, expected) -> pd.DataFrame:
@@ -127,28 +124,23 @@ def _score_frame(customers: pd.Index, propensity, expected) -> pd.DataFrame:
     )
 
 
+def predict_pair(
+    models: Mapping[str, FittedModel], rows: pd.DataFrame, *, implied_only: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Propensity (classifier ranking, level anchored on the count model) and expected days.
+
+    With `implied_only` the classifier is skipped and the propensity is the count model's
+    implied P(any): used when training windows are shorter than the horizon, where the
+    classifier learned a different question.
+    """
+    implied = implied_p_any(rows["bg_p_any"].to_numpy(), models[EXPECTED].correction(rows))
+    propensity = implied if implied_only else anchor(models[PROPENSITY].predict(rows), implied)
+    return propensity, models[EXPECTED].predict(rows)
+
+
 def _fit_pair(specs: Mapping[str, ModelSpec], rows: pd.DataFrame, seed: int) -> dict:
     """The two trained models; churn is derived, not trained."""
     return {name: fit_model(specs[name], rows, seed) for name in (PROPENSITY, EXPECTED)}
-
-
-def _backtest_drift(
-    specs: Mapping[str, ModelSpec], rows: pd.DataFrame, plan: CutoffPlan, seed: int
-) -> Drift:
-    """Train on cutoffs whose labels end by the newest cutoff, measure the error at it."""
-    newest = plan.cutoffs[-1]
-    older = rows[rows["cutoff"] <= newest - plan.train_horizon]
-    if older.empty:
-        return Drift(note="no drift correction: too little history for a backtest")
-    target = rows[rows["cutoff"] == newest]
-    models = _fit_pair(specs, sample_rows(older, specs[PROPENSITY].training.max_rows, seed), seed)
-    realized = target[LABEL].to_numpy()
-    return measure_drift(
-        models[PROPENSITY].predict(target),
-        realized > 0,
-        models[EXPECTED].predict(target),
-        realized,
-    )
 
 
 def _plan_warnings(plan: CutoffPlan) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ class ScoreInputError(ValueError):
 @dataclass(frozen=True)
 class ScoreFileResult:
     result: ScoreResult
-    #: What the user should know (dropped rows, ignored future orders, drift correction).
+    #: What the user should know (dropped rows, ignored future orders).
     notes: tuple[str, ...]
     #: What the user should question (the horizon had to be rescaled).
     warnings: tuple[str, ...]
@@ -62,7 +62,6 @@ def score_file(
         for n in (
             loaded.drop_summary(),
             f"ignored {future:,} orders after the as-of date (the future)" if future else "",
-            result.drift.note,
         )
         if n
     )

@@ -37,6 +37,8 @@ KNOWN_FEATURES = frozenset(
         "bg_p_alive",
         "bg_expected",
         "bg_p_any",
+        "pn_p_alive",
+        "pn_expected",
         *(f"days_last_{w}" for w in WINDOWS),
     }
 )
@@ -73,11 +75,15 @@ class EstimatorSpec(_Frozen):
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
     #: For `complement`: the model whose probability this one is one minus.
     of: str | None = None
+    #: For count models: a feature the model multiplies (it learns a correction to it).
+    offset: str | None = None
 
     @model_validator(mode="after")
     def _complement_names_its_model(self) -> EstimatorSpec:
         if (self.kind == "complement") != (self.of is not None):
             raise ValueError("`of` is required for kind complement and only allowed there")
+        if self.offset is not None and self.kind != "hist_gradient_boosting_regressor":
+            raise ValueError("`offset` is only allowed for a count (regressor) model")
         return self
 
 
@@ -92,8 +98,6 @@ class TrainingSpec(_Frozen):
     min_history_days: Annotated[int, Field(ge=1)] = 30
     #: Stacked rows kept (uniform seeded sample) to bound fit time.
     max_rows: Annotated[int, Field(ge=1000)] = 300_000
-    #: Correct for the trend in purchase rate with a backtest (see calibration.py).
-    drift_correction: Literal["backtest", "none"] = "backtest"
 
 
 class PromotionSpec(_Frozen):
@@ -122,6 +126,9 @@ class ModelSpec(_Frozen):
             raise ValueError(f"unknown features {unknown}; known: {sorted(KNOWN_FEATURES)}")
         if self.estimator.kind != "complement" and not self.features:
             raise ValueError("a trained model needs at least one feature")
+        offset = self.estimator.offset
+        if offset is not None and offset not in KNOWN_FEATURES:
+            raise ValueError(f"unknown offset feature {offset!r}")
         return self
 
 

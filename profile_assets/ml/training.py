@@ -1,7 +1,13 @@
 """Rolling-origin training sets and the estimators the specs name.
 
 A training row is (customer, cutoff): features as of the cutoff, label from the horizon after
-it. Several cutoffs before the as-of date are stacked so the model sees enough positives and
+it. The BTYD population parameters behind the BTYD features are fitted once on all history up
+to the as-of date: a BG/NBD fitted at an early cutoff on a few weeks of data is biased in a way
+the one at as-of is not, and a correction learned on the former would not transfer to the
+latter. Nothing after the as-of date is used, and a customer's features still see only that
+customer's orders up to the cutoff.
+
+Several cutoffs before the as-of date are stacked so the model sees enough positives and
 more than one season; the newest cutoff is `as_of - horizon`, so every label window ends on or
 before the as-of date and nothing after it is used.
 
@@ -19,8 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from profile_assets.ml.btyd import BGNBD, Summary, fit_bgnbd
-from profile_assets.ml.features import OrderDays, base_features, btyd_features
+from profile_assets.ml.features import Btyd, OrderDays, base_features, btyd_features
 from profile_assets.ml.labels import order_day_counts
 from profile_assets.ml.spec import EstimatorSpec, ModelSpec, TrainingSpec
 
@@ -30,6 +35,8 @@ MIN_TRAIN_HORIZON = 7
 MIN_TRAINING_ROWS = 200
 MIN_CLASS_ROWS = 20
 LABEL = "label_days"
+#: Floor of an offset (expected order days) so y / offset stays finite.
+MIN_OFFSET = 1e-3
 
 
 class NotEnoughHistory(ValueError):
@@ -69,18 +76,14 @@ def plan_cutoffs(first_day: int, as_of: int, horizon: int, training: TrainingSpe
     )
 
 
-def point_in_time_rows(
-    days: OrderDays, cutoff: int, horizon: int, seed: int
-) -> tuple[pd.DataFrame, BGNBD]:
-    """Features as of `cutoff` (BTYD features from a BG/NBD fitted on that history only)."""
-    frame = base_features(days, cutoff, horizon)
-    model = fit_bgnbd(Summary.from_frame(frame), seed=seed)
-    return btyd_features(frame, model, horizon), model
+def point_in_time_rows(days: OrderDays, cutoff: int, horizon: int, btyd: Btyd) -> pd.DataFrame:
+    """Features as of `cutoff`, BTYD features from the shared population parameters."""
+    return btyd_features(base_features(days, cutoff, horizon), btyd, horizon)
 
 
-def labelled_rows(days: OrderDays, cutoff: int, horizon: int, seed: int) -> pd.DataFrame:
+def labelled_rows(days: OrderDays, cutoff: int, horizon: int, btyd: Btyd) -> pd.DataFrame:
     """`point_in_time_rows` plus the label (order days in the horizon) and the cutoff."""
-    frame, _ = point_in_time_rows(days, cutoff, horizon, seed)
+    frame = point_in_time_rows(days, cutoff, horizon, btyd)
     frame[LABEL] = order_day_counts(days, cutoff, horizon, frame.index).to_numpy()
     frame["cutoff"] = cutoff
     return frame
@@ -89,13 +92,13 @@ def labelled_rows(days: OrderDays, cutoff: int, horizon: int, seed: int) -> pd.D
 def stack_rows(
     days: OrderDays,
     plan: CutoffPlan,
-    seed: int,
+    btyd: Btyd,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Labelled rows of every cutoff in the plan, stacked; `progress(i)` after each cutoff."""
     parts = []
     for i, cutoff in enumerate(plan.cutoffs):
-        parts.append(labelled_rows(days, cutoff, plan.train_horizon, seed))
+        parts.append(labelled_rows(days, cutoff, plan.train_horizon, btyd))
         if progress:
             progress(i + 1)
     return pd.concat(parts)
@@ -140,13 +143,33 @@ class FittedModel:
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         features = rows[list(self.spec.features)]
         if self.spec.label.kind == "order_day_count":
-            return self.estimator.predict(features)
+            return self.estimator.predict(features) * _offset(self.spec, rows)
         return self.estimator.predict_proba(features)[:, 1]
+
+    def correction(self, rows: pd.DataFrame) -> np.ndarray:
+        """The learned factor on the offset (1 where the model agrees with it)."""
+        return self.estimator.predict(rows[list(self.spec.features)])
 
 
 def fit_model(spec: ModelSpec, rows: pd.DataFrame, seed: int) -> FittedModel:
-    """Fit the spec's estimator on stacked rows (the label kind picks the target)."""
-    target = rows[LABEL] if spec.label.kind == "order_day_count" else rows[LABEL] > 0
+    """Fit the spec's estimator on stacked rows (the label kind picks the target).
+
+    A count model with an offset fits y / offset with weight offset: the Poisson deviance of
+    that is exactly the deviance of y against offset * f(x), so f learns a correction to the
+    offset (a BTYD expectation) and stays near 1 where the offset is right. Trees extrapolate a
+    correction flat, which is much safer than extrapolating a level.
+    """
+    features = rows[list(spec.features)]
     estimator = build_estimator(spec.estimator, seed)
-    estimator.fit(rows[list(spec.features)], target.to_numpy())
+    if spec.label.kind != "order_day_count":
+        estimator.fit(features, (rows[LABEL] > 0).to_numpy())
+    else:
+        offset = _offset(spec, rows)
+        estimator.fit(features, rows[LABEL].to_numpy() / offset, sample_weight=offset)
     return FittedModel(spec, estimator)
+
+
+def _offset(spec: ModelSpec, rows: pd.DataFrame) -> np.ndarray:
+    if spec.estimator.offset is None:
+        return np.ones(len(rows))
+    return np.maximum(rows[spec.estimator.offset].to_numpy(float), MIN_OFFSET)
