@@ -195,5 +195,50 @@ def score(orders_path: Path, as_of: str, horizon_days: int, output_path: Path, s
     console.print(f"{len(done.result.scores):,} customers scored: {output_path}")
 
 
+@main.group()
+def model() -> None:
+    """The purchase models' versions: which is served, and changing that."""
+
+
+@model.command("list")
+def model_list() -> None:
+    """Every trained version with its holdout metrics; * marks the served one."""
+    from profile_assets.ml import registry
+
+    served = registry.current()
+    for version in registry.versions():
+        holdout = version.card.get("holdout", {})
+        mark = "*" if served and served.version == version.version else " "
+        print(
+            f"{mark} {version.version}  as_of {version.card.get('as_of')}  "
+            f"roc_auc {holdout.get('roc_auc')}  brier {holdout.get('brier')}"
+        )
+
+
+@model.command()
+@click.argument("version")
+def promote(version: str) -> None:
+    """Serve VERSION (then rematerialize ml/scores)."""
+    from profile_assets.ml import registry
+
+    try:
+        registry.promote(version)
+    except registry.RegistryError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(f"serving {version}")
+
+
+@model.command()
+def rollback() -> None:
+    """Serve the version promoted before the current one."""
+    from profile_assets.ml import registry
+
+    try:
+        chosen = registry.rollback()
+    except registry.RegistryError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(f"serving {chosen.version}")
+
+
 if __name__ == "__main__":
     main()
