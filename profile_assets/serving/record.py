@@ -270,7 +270,7 @@ def _open_cart(carts: pd.DataFrame, lines: pd.DataFrame, profile_of: pd.DataFram
     latest = owned.drop_duplicates("profile_id", keep="last")
     fields = {
         "cart_id": latest["cart_id"],
-        "items": latest["items"],
+        "item_count": latest["items"],
         "value": latest["cart_value"],
         "updated_at": latest["updated_at"],
         "lines": _cart_lines(lines, latest["cart_id"]),
