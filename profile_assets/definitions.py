@@ -19,6 +19,7 @@ from profile_assets.identity.assets import IDENTITY_ASSETS, IDENTITY_CHECKS
 from profile_assets.profiles.assets import PROFILE_ASSETS, PROFILE_CHECKS
 from profile_assets.profiles.erasure import erase_person_job
 from profile_assets.resources import resources_for
+from profile_assets.serving.assets import SERVING_ASSETS, SERVING_CHECKS
 from profile_assets.sources.cdc_assets import CDC_ASSETS, storefront_cdc_sensor
 from profile_assets.sources.file_assets import FILE_DROP_ASSETS, file_drop_sensor
 from profile_assets.sources.rest_assets import (
@@ -46,9 +47,10 @@ source_assets = [*REST_ASSETS, *CDC_ASSETS, *FILE_DROP_ASSETS]
 staging_assets = STAGING_ASSETS
 identity_assets = IDENTITY_ASSETS
 profile_assets = PROFILE_ASSETS
+serving_assets = SERVING_ASSETS
 
 # --- checks: every asset has at least one ---------------------------------------------------
-asset_checks = [*RAW_CHECKS, *STAGING_CHECKS, *IDENTITY_CHECKS, *PROFILE_CHECKS]
+asset_checks = [*RAW_CHECKS, *STAGING_CHECKS, *IDENTITY_CHECKS, *PROFILE_CHECKS, *SERVING_CHECKS]
 
 # --- jobs -----------------------------------------------------------------------------------
 # Everything except the daily-partitioned web analytics, which `web_analytics_backfill` covers.
@@ -70,7 +72,9 @@ web_analytics_daily = build_schedule_from_partitioned_job(
 )
 
 defs = Definitions(
-    assets=_owned([*source_assets, *staging_assets, *identity_assets, *profile_assets]),
+    assets=_owned(
+        [*source_assets, *staging_assets, *identity_assets, *profile_assets, *serving_assets]
+    ),
     asset_checks=asset_checks,
     resources=resources_for(settings.environment()),
     sensors=[storefront_cdc_sensor, file_drop_sensor],

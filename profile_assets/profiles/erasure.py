@@ -157,7 +157,18 @@ def erase(
         report.suppressions = _suppress(conn, _person_keys(key, mine, records), salt, run_id)
         _audit(conn, report, run_id=run_id, tags=tags)
     report.rows_deleted = {t: n - after.get(t, 0) for t, n in before.items() if n > after.get(t, 0)}
+    _remove_from_serving(report)
     return report
+
+
+def _remove_from_serving(report: ErasureReport) -> None:
+    """Serving hook: the live snapshot (a file outside the warehouse) drops the person now,
+    not at the next refresh."""
+    from profile_assets.serving.snapshot import remove_profiles
+
+    removed = remove_profiles(report.profile_ids)
+    if removed:
+        report.rows_deleted["serving.snapshot"] = removed
 
 
 def _read(conn: WarehouseConnection, table: str) -> pd.DataFrame | None:
