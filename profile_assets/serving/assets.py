@@ -6,8 +6,6 @@ the file lock, so an erasure cannot slip in between the read and the swap and be
 it. Metadata never holds a real name or address: the sample record is masked.
 """
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 

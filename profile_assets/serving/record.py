@@ -324,7 +324,7 @@ def empty_cart_lines() -> pd.DataFrame:
 def masked(record: dict) -> dict:
     """`record` with names, addresses, phone and birth date masked: for metadata and logs."""
     out = dict(record)
-    for field in ("first_name", "last_name", "full_name", "phone", "postcode"):
+    for field in ("first_name", "last_name", "full_name", "phone", "postcode", "city"):
         if out.get(field):
             out[field] = str(out[field])[0] + "***"
     if out.get("email"):
