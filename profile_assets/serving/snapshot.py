@@ -158,10 +158,7 @@ def _build_file(directory: Path, frames: SnapshotFrames, meta: dict[str, str]) -
             "INSERT INTO profiles (pid, profile_id, etag, record) VALUES (?, ?, ?, ?)",
             _numbered(frames.records),
         )
-        con.executemany(
-            "INSERT INTO keys SELECT ?, pid FROM profiles WHERE profile_id = ?",
-            frames.keys[KEYS_COLUMNS].itertuples(index=False, name=None),
-        )
+        con.executemany("INSERT INTO keys VALUES (?, ?)", _keys_by_pid(frames))
         _write_meta(con, {**meta, "schema_version": SCHEMA_VERSION})
         con.execute("COMMIT")
         con.execute("PRAGMA journal_mode = WAL")
@@ -172,8 +169,16 @@ def _build_file(directory: Path, frames: SnapshotFrames, meta: dict[str, str]) -
 
 
 def _numbered(records: pd.DataFrame) -> Iterator[tuple]:
+    """Records with their row ids 1..n (keys point to row ids: one B-tree less per lookup)."""
     columns = records[RECORDS_COLUMNS].itertuples(index=False, name=None)
     return ((i, *row) for i, row in enumerate(columns, start=1))
+
+
+def _keys_by_pid(frames: SnapshotFrames) -> Iterator[tuple]:
+    """(lookup_key, row id) in key order, the row ids `_numbered` gives."""
+    pids = pd.Series(range(1, len(frames.records) + 1), index=frames.records["profile_id"])
+    numbered = pids.reindex(frames.keys["profile_id"]).to_numpy()
+    return zip(frames.keys["lookup_key"].tolist(), numbered.tolist(), strict=True)
 
 
 def _write_meta(con: sqlite3.Connection, meta: dict[str, str]) -> None:
