@@ -133,15 +133,23 @@ def _keys(golden: pd.DataFrame, members: pd.DataFrame, opted_out: set[str]) -> p
             ].rename(columns={"alias": "lookup_key"}),
         ]
     ).drop_duplicates()
-    candidates = candidates.merge(aliases, how="left", left_on="lookup_key", right_on="alias")
-    canonical = candidates["email_key"].fillna(candidates["lookup_key"])
-    candidates["primary"] = primary.reindex(candidates["profile_id"]).to_numpy() == canonical
-    ranked = candidates.sort_values(
-        ["lookup_key", "primary", "profile_id"], ascending=[True, False, True], kind="stable"
-    ).drop_duplicates("lookup_key")
+    contested = candidates["lookup_key"].duplicated(keep=False).to_numpy()
     ids = pd.DataFrame({"lookup_key": golden["profile_id"], "profile_id": golden["profile_id"]})
-    keys = pd.concat([ids, ranked[KEYS_COLUMNS]], ignore_index=True)
+    parts = [ids, candidates[~contested], _one_owner(candidates[contested], aliases, primary)]
+    keys = pd.concat(parts, ignore_index=True)[KEYS_COLUMNS]
     return keys.sort_values("lookup_key", kind="stable").reset_index(drop=True)
+
+
+def _one_owner(contested: pd.DataFrame, aliases: pd.DataFrame, primary: pd.Series) -> pd.DataFrame:
+    """For keys several profiles claim: the profile whose primary address has the key, then
+    the smallest profile id (only these few rows are sorted)."""
+    rows = contested.merge(aliases, how="left", left_on="lookup_key", right_on="alias")
+    canonical = rows["email_key"].fillna(rows["lookup_key"])
+    rows["primary"] = primary.reindex(rows["profile_id"]).to_numpy() == canonical.to_numpy()
+    ranked = rows.sort_values(
+        ["lookup_key", "primary", "profile_id"], ascending=[True, False, True], kind="stable"
+    )
+    return ranked.drop_duplicates("lookup_key")[KEYS_COLUMNS]
 
 
 def alias_of(address: str) -> str | None:
@@ -283,8 +291,10 @@ def _cart_lines(lines: pd.DataFrame, cart_ids: pd.Series) -> pd.Series:
         {"sku": wanted["sku"], "quantity": wanted["quantity"], "unit_price": wanted["unit_price"]},
         unique=False,
     )
-    grouped = documents.groupby(level=0, sort=False).agg(list)
-    return grouped.reindex(cart_ids.to_numpy()).map(lambda v: v if isinstance(v, list) else [])
+    by_cart: dict[str, list] = {}
+    for cart_id, document in zip(documents.index, documents.tolist(), strict=True):
+        by_cart.setdefault(cart_id, []).append(document)
+    return pd.Series([by_cart.get(c, []) for c in cart_ids], index=cart_ids.to_numpy())
 
 
 def _last_active(web: pd.DataFrame, profile_of: pd.DataFrame) -> pd.Series:
