@@ -33,4 +33,7 @@ def inputs_of(warehouse: DuckDBWarehouse) -> ServingInputs:
 
 def records_by_id(inputs: ServingInputs) -> dict[str, dict]:
     frames = build_snapshot_frames(inputs)
-    return {pid: orjson.loads(body) for pid, body in zip(frames.records["profile_id"], frames.records["record"], strict=True)}
+    return {
+        pid: orjson.loads(body)
+        for pid, body in zip(frames.records["profile_id"], frames.records["record"], strict=True)
+    }

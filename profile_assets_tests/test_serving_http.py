@@ -68,7 +68,12 @@ def test_etag_revalidation_answers_304(client, home):
 
 
 def test_unknown_people_and_paths_are_404_json(client):
-    for path in ("/v1/profiles/nobody@example.invalid", "/v1/profiles/P0", "/v2/x", "/v1/profiles/"):
+    for path in (
+        "/v1/profiles/nobody@example.invalid",
+        "/v1/profiles/P0",
+        "/v2/x",
+        "/v1/profiles/",
+    ):
         response = client.get(path, headers={"X-API-Key": KEY})
         assert response.status_code == 404, path
         assert response.json() == {"error": "not_found"}
@@ -137,7 +142,16 @@ def test_a_real_server_answers_on_loopback(home):
     port = _free_port()
     env = {**os.environ, "PROFILE_ASSETS_HOME": str(home[0]), API_KEYS_ENV: f"{KEY},k2"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "profile_assets.cli", "serve", "--port", str(port), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "profile_assets.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -178,7 +192,9 @@ def test_cli_lookup_render_and_export(home, tmp_path, monkeypatch):
     assert rendered.exit_code == 0 and "welcome" in rendered.output
     for fmt in ("jsonl", "csv"):
         out = tmp_path / f"feed.{fmt}"
-        assert runner.invoke(cli.main, ["export", "--format", fmt, "--out", str(out)]).exit_code == 0
+        assert (
+            runner.invoke(cli.main, ["export", "--format", fmt, "--out", str(out)]).exit_code == 0
+        )
         lines = out.read_text().splitlines()
         assert home[1]["profile_id"] in out.read_text()
         assert len(lines) >= 100

@@ -75,9 +75,10 @@ def test_alias_keys_agree_with_identitys_key_function(inputs):
     emails = inputs.contacts["email"].dropna().head(300)
     shouted = emails.map(lambda e: f" {e.upper()}\t")
     usable = shouted.map(lambda e: alias_of(e) is not None)
-    assert canonical_email_keys(shouted[usable]).tolist() == canonical_email_keys(
-        shouted[usable].map(alias_of)
-    ).tolist()
+    assert (
+        canonical_email_keys(shouted[usable]).tolist()
+        == canonical_email_keys(shouted[usable].map(alias_of)).tolist()
+    )
 
 
 def test_module_lookup_reads_the_serving_dir_of_home(inputs, tmp_path, monkeypatch):

@@ -24,8 +24,12 @@ def frames(warehouse):
 
 def _marked(frames: SnapshotFrames, marker: int) -> SnapshotFrames:
     """The same profiles with `marker` in every record, so a read tells which build it saw."""
-    bodies = [body[:-1] + b',"build":' + str(marker).encode() + b"}" for body in frames.records["record"]]
-    records = frames.records.assign(record=bodies, etag=[f"{marker}-{e}" for e in frames.records["etag"]])
+    bodies = [
+        body[:-1] + b',"build":' + str(marker).encode() + b"}" for body in frames.records["record"]
+    ]
+    records = frames.records.assign(
+        record=bodies, etag=[f"{marker}-{e}" for e in frames.records["etag"]]
+    )
     return SnapshotFrames(records=records, keys=frames.keys)
 
 
@@ -115,4 +119,3 @@ def test_erasure_removes_the_person_from_the_live_snapshot_at_once(
 
     publish(build_snapshot_frames(inputs_of(warehouse)), tmp_path / "serving")  # next refresh
     assert reader.lookup(person["email"]) is None
-
