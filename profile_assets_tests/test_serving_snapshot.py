@@ -2,6 +2,7 @@
 rebuild, old files cleaned up, and erasure taking a person out of the live snapshot at once."""
 
 import threading
+
 import orjson
 import pytest
 
