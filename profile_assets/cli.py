@@ -1,4 +1,4 @@
-"""`profile-assets`: the sandbox, the demo, the Dagster UI, the identity and scoring tools."""
+"""`profile-assets`: the sandbox, the demo, the Dagster UI, identity, scoring and serving."""
 
 from __future__ import annotations
 
@@ -108,9 +108,80 @@ def erase(email: str) -> None:
     from profile_assets.profiles.erasure import erase_person
 
     report = erase_person(email)
+    from profile_assets.serving.snapshot import remove_profiles
+
+    # The live snapshot is a file outside the warehouse: drop the person now, not next refresh.
+    removed = remove_profiles(report.profile_ids)
+    if removed:
+        report.rows_deleted["serving.snapshot"] = removed
     console.print(report.summary())
     if not report.found:
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------- serving
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8080, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Processes sharing the socket.")
+@click.option("--no-auth", is_flag=True, help="Serve without API keys (local testing only).")
+def serve(host: str, port: int, workers: int, no_auth: bool) -> None:
+    """The profile API for email engines (keys from PROFILE_ASSETS_API_KEYS)."""
+    from profile_assets.serving.http import NoApiKeys
+    from profile_assets.serving.server import serve as run_server
+
+    try:
+        run_server(host, port, workers=workers, no_auth=no_auth)
+    except NoApiKeys as error:
+        raise click.ClickException(str(error)) from error
+
+
+@main.command()
+@click.argument("email_or_id")
+def lookup(email_or_id: str) -> None:
+    """Print the served profile as JSON (exit 1 when nobody is served under that key)."""
+    from profile_assets.serving.lookup import reader
+
+    found = reader().get(email_or_id)
+    if found is None:
+        console.print("not found")
+        sys.exit(1)
+    click.echo(found.body.decode())
+
+
+@main.command()
+@click.argument("template")
+@click.option("--email", required=True, help="Any address (or profile id) of the recipient.")
+@click.option("--format", "fmt", type=click.Choice(["html", "text"]), default="text")
+def render(template: str, email: str, fmt: str) -> None:
+    """Print the email TEMPLATE rendered for one recipient."""
+    from profile_assets.serving import templates
+    from profile_assets.serving.lookup import lookup as find
+
+    profile = find(email)
+    if profile is None:
+        console.print("not found")
+        sys.exit(1)
+    try:
+        click.echo(templates.render(template, profile, fmt))
+    except (templates.UnknownTemplate, templates.RenderError) as error:
+        raise click.ClickException(f"cannot render {template!r}: {error}") from error
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export(fmt: str, out: Path) -> None:
+    """Write every served profile to a file (the feed push-style engines take)."""
+    from profile_assets.serving.export import export as write_feed
+    from profile_assets.serving.snapshot import current_path
+
+    snapshot = current_path()
+    if snapshot is None:
+        raise click.ClickException(
+            "no snapshot published yet (materialize serving/profile_snapshot)"
+        )
+    console.print(f"{write_feed(snapshot, out, fmt):,} profiles -> {out}")
 
 
 @main.command()

@@ -14,6 +14,7 @@ from profile_assets.identity.assets import IDENTITY_ASSETS, IDENTITY_CHECKS
 from profile_assets.ml.assets import ML_ASSETS, ML_CHECKS
 from profile_assets.profiles.assets import PROFILE_ASSETS, PROFILE_CHECKS
 from profile_assets.resources import resources_for
+from profile_assets.serving.assets import SERVING_ASSETS, SERVING_CHECKS
 from profile_assets.sources.cdc.assets import CDC_ASSETS
 from profile_assets.sources.files.assets import FILE_DROP_ASSETS
 from profile_assets.sources.rest.assets import REST_ASSETS
@@ -38,6 +39,7 @@ enrichment_assets = ENRICHMENT_ASSETS
 identity_assets = IDENTITY_ASSETS
 profile_assets = PROFILE_ASSETS
 ml_assets = ML_ASSETS
+serving_assets = SERVING_ASSETS
 
 # --- checks: every asset has at least one ---------------------------------------------------
 asset_checks = [
@@ -47,6 +49,7 @@ asset_checks = [
     *IDENTITY_CHECKS,
     *PROFILE_CHECKS,
     *ML_CHECKS,
+    *SERVING_CHECKS,
 ]
 
 defs = Definitions(
@@ -58,6 +61,7 @@ defs = Definitions(
             *identity_assets,
             *profile_assets,
             *ml_assets,
+            *serving_assets,
         ]
     ),
     asset_checks=asset_checks,

@@ -39,6 +39,7 @@ def run_demo(*, people: int, seed: int, console: Console) -> None:
         console.print(_warehouse_summary())
         console.print(_identity_quality(results["refresh_profiles"]))
         console.print(_richest_profile())
+        console.print(_sample_email())
     finally:
         if started:
             sandbox_process.stop()
@@ -147,3 +148,21 @@ def _warehouse_summary() -> Table:
         for name in names:
             table.add_row(name, f"{wh.row_count(name):,}")
     return table
+
+
+def _sample_email() -> str:
+    """The last step: one email rendered from the published snapshot (an open cart if any
+    served profile has one, else a welcome)."""
+    from profile_assets.serving import templates
+    from profile_assets.serving.lookup import reader
+    from profile_assets.serving.snapshot import content
+
+    snapshot = reader()
+    records = content(snapshot.path)["records"] if snapshot.path else {}
+    with_cart = [pid for pid, body in sorted(records.items()) if b'"open_cart":{' in body]
+    chosen = (with_cart or sorted(records) or [None])[0]
+    if chosen is None:
+        return "serving: no profile published"
+    name = "abandoned_cart" if with_cart else "welcome"
+    text = templates.render(name, snapshot.lookup(chosen), "text")
+    return f"email `{name}` for {chosen} (from serving/profile_snapshot):\n\n{text}"

@@ -1,4 +1,5 @@
-"""`make demo`'s command, end to end: sandbox -> raw -> staging -> identity -> golden profiles."""
+"""`make demo`'s command, end to end: sandbox -> raw -> staging -> identity -> golden profiles
+-> serving snapshot -> a rendered email."""
 
 import os
 import subprocess
@@ -19,6 +20,7 @@ def test_demo_builds_golden_profiles_from_every_source_and_stops_the_sandbox(tmp
     assert run.returncode == 0, run.stderr[-3000:]
     assert "profiles.golden_profiles" in run.stderr
     assert "pairwise precision" in run.stderr  # scored against the sandbox's ground truth
+    assert "(from serving/profile_snapshot)" in run.stderr  # ends with a rendered email
     assert not (tmp_path / "sandbox" / "state.json").exists()  # stopped what it started
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
