@@ -105,15 +105,9 @@ def dev() -> None:
 @click.option("--email", required=True, help="Any address the person used.")
 def erase(email: str) -> None:
     """Erase a person (GDPR/CCPA) everywhere and suppress them in later extracts."""
-    from profile_assets.profiles.erasure import erase_person
+    from profile_assets.serving.erasure import erase_everywhere
 
-    report = erase_person(email)
-    from profile_assets.serving.snapshot import remove_profiles
-
-    # The live snapshot is a file outside the warehouse: drop the person now, not next refresh.
-    removed = remove_profiles(report.profile_ids)
-    if removed:
-        report.rows_deleted["serving.snapshot"] = removed
+    report = erase_everywhere(email)
     console.print(report.summary())
     if not report.found:
         sys.exit(1)

@@ -6,7 +6,7 @@ import threading
 import orjson
 import pytest
 
-from profile_assets.profiles.erasure import erase_person
+from profile_assets.serving.erasure import erase_everywhere
 from profile_assets.serving.lookup import SnapshotReader
 from profile_assets.serving.record import SnapshotFrames, build_snapshot_frames
 from profile_assets.serving.snapshot import content, current_path, publish
@@ -109,7 +109,7 @@ def test_erasure_removes_the_person_from_the_live_snapshot_at_once(
     person = golden[golden["record_count"] > 1].iloc[0]
     assert reader.lookup(person["email"])["profile_id"] == person["profile_id"]
 
-    report = erase_person(person["email"], warehouse=warehouse)
+    report = erase_everywhere(person["email"], warehouse=warehouse)
     assert report.rows_deleted["serving.snapshot"] >= 1
     assert reader.lookup(person["email"]) is None
     assert reader.lookup(person["profile_id"]) is None

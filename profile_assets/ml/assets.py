@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     Config,
@@ -24,6 +25,7 @@ from dagster import (
     TableColumn,
     TableSchema,
     asset,
+    asset_check,
 )
 
 from profile_assets.contracts.asset_checks import pandera_table_check
@@ -242,4 +244,17 @@ def scores_schema():
     )
 
 
-ML_CHECKS = [pandera_table_check(SCORES_KEY, SCORES_TABLE, scores_schema, blocking=True)]
+@asset_check(asset=MODELS_KEY, description="A model is served and ranks better than chance.")
+def served_model_ranks_better_than_chance() -> AssetCheckResult:
+    served = registry.current()
+    auc = served.card.get("holdout", {}).get("roc_auc") if served else None
+    return AssetCheckResult(
+        passed=served is not None and (auc is None or auc > 0.5),
+        metadata={"served_version": served.version if served else "none", "roc_auc": auc},
+    )
+
+
+ML_CHECKS = [
+    pandera_table_check(SCORES_KEY, SCORES_TABLE, scores_schema, blocking=True),
+    served_model_ranks_better_than_chance,
+]
