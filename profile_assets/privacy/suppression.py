@@ -48,13 +48,21 @@ def mailbox_keys(email_keys: pd.Series) -> pd.Series:
     """The match key with any "+tag" removed, whatever the provider: the loosest reading of
     "the same mailbox" (most providers deliver x+tag@ to x@), used to find and suppress a
     person, never to match two records."""
+    if email_keys.empty:
+        return email_keys.astype(object)
     return email_match_key(email_keys.astype(object)).str.replace(r"\+[^@]*@", "@", regex=True)
 
 
 def address_keys(emails: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(match key, mailbox key) of each address."""
-    strict = canonical_email_keys(emails)
-    return strict, mailbox_keys(strict)
+    """(match key, mailbox key) of each address (None where there is none)."""
+    strict = pd.Series(None, index=emails.index, dtype=object)
+    mailbox = strict.copy()
+    present = emails.notna() & emails.astype(str).str.contains("@", regex=False)
+    if present.any():
+        keys = canonical_email_keys(emails[present].reset_index(drop=True))
+        strict[present] = keys.to_numpy()
+        mailbox[present] = mailbox_keys(keys).to_numpy()
+    return strict, mailbox
 
 
 def hash_keys(keys: pd.Series, salt: str | None = None) -> pd.Series:
@@ -101,7 +109,7 @@ class Suppressions:
     salt: str | None = None
 
     @classmethod
-    def load(cls, conn: WarehouseConnection, salt: str | None = None) -> Suppressions:
+    def load(cls, conn: WarehouseConnection, salt: str | None = None) -> "Suppressions":
         if not conn.table_exists(SUPPRESSIONS_TABLE):
             return cls(frozenset(), salt)
         df = conn.query_df(f"SELECT suppression_hash FROM {SUPPRESSIONS_TABLE}")

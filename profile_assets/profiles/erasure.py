@@ -30,7 +30,6 @@ Caveat: the Dagster job receives the address as run config, which Dagster's run 
 keeps; use the CLI (`profile-assets erase --email`) when that matters.
 """
 
-from __future__ import annotations
 
 import getpass
 import json
