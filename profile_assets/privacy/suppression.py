@@ -109,7 +109,7 @@ class Suppressions:
     salt: str | None = None
 
     @classmethod
-    def load(cls, conn: WarehouseConnection, salt: str | None = None) -> "Suppressions":
+    def load(cls, conn: WarehouseConnection, salt: str | None = None) -> Suppressions:
         if not conn.table_exists(SUPPRESSIONS_TABLE):
             return cls(frozenset(), salt)
         df = conn.query_df(f"SELECT suppression_hash FROM {SUPPRESSIONS_TABLE}")
