@@ -9,6 +9,7 @@ from dagster import Definitions, in_process_executor, map_asset_specs
 
 from profile_assets import settings
 from profile_assets.automation import JOBS, SCHEDULES, SENSORS
+from profile_assets.enrichment.assets import ENRICHMENT_ASSETS, ENRICHMENT_CHECKS
 from profile_assets.identity.assets import IDENTITY_ASSETS, IDENTITY_CHECKS
 from profile_assets.profiles.assets import PROFILE_ASSETS, PROFILE_CHECKS
 from profile_assets.resources import resources_for
@@ -32,14 +33,23 @@ def _owned(assets):
 # --- assets, by layer (in pipeline order) ---------------------------------------------------
 source_assets = [*REST_ASSETS, *CDC_ASSETS, *FILE_DROP_ASSETS]
 staging_assets = STAGING_ASSETS
+enrichment_assets = ENRICHMENT_ASSETS
 identity_assets = IDENTITY_ASSETS
 profile_assets = PROFILE_ASSETS
 
 # --- checks: every asset has at least one ---------------------------------------------------
-asset_checks = [*RAW_CHECKS, *STAGING_CHECKS, *IDENTITY_CHECKS, *PROFILE_CHECKS]
+asset_checks = [
+    *RAW_CHECKS,
+    *STAGING_CHECKS,
+    *ENRICHMENT_CHECKS,
+    *IDENTITY_CHECKS,
+    *PROFILE_CHECKS,
+]
 
 defs = Definitions(
-    assets=_owned([*source_assets, *staging_assets, *identity_assets, *profile_assets]),
+    assets=_owned(
+        [*source_assets, *staging_assets, *enrichment_assets, *identity_assets, *profile_assets]
+    ),
     asset_checks=asset_checks,
     resources=resources_for(settings.environment()),
     sensors=SENSORS,

@@ -127,6 +127,8 @@ PROFILE_FIELDS = (
     ("total_spend", None),
     ("engagement_score", None),
     ("rfm_segment", None),
+    ("job_title", "enrichment"),
+    ("age_range", "enrichment"),
 )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-WAREHOUSE_SCHEMAS = ("raw", "staging", "identity", "profiles", "ml", "serving", "ops")
+WAREHOUSE_SCHEMAS = (
+    "raw", "staging", "enrichment", "identity", "profiles", "ml", "serving", "ops"
+)  # fmt: skip
 ENVIRONMENTS = ("local", "sandbox", "snowflake")
 
 

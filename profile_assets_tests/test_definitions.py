@@ -10,7 +10,7 @@ from profile_assets.resources import resources_for
 from profile_assets.sources.resources import MissingSettingError
 from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse
 
-LAYERS = {"sources", "staging", "identity", "profiles", "ml", "serving"}
+LAYERS = {"sources", "staging", "enrichment", "identity", "profiles", "ml", "serving"}
 
 
 def test_definitions_load_and_every_job_resolves():
@@ -34,7 +34,7 @@ def test_platform_team_owns_only_what_no_one_else_claims():
 
 
 def test_asset_keys_name_their_warehouse_schema():
-    schemas = {"raw", "staging", "identity", "profiles", "ml", "serving"}
+    schemas = {"raw", "staging", "enrichment", "identity", "profiles", "ml", "serving"}
     keys = definitions.defs.resolve_asset_graph().get_all_asset_keys()
     assert {key.path[0] for key in keys} <= schemas
     assert AssetKey(["raw", "crm_contacts"]) in keys

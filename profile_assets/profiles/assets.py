@@ -21,6 +21,8 @@ from dagster import (
 from pydantic import Field
 
 from profile_assets.contracts.asset_checks import pandera_table_check
+from profile_assets.enrichment.assets import ENRICHMENT_KEY
+from profile_assets.enrichment.cache import CACHE_TABLE as ENRICHMENT_TABLE
 from profile_assets.features.derived import Activity
 from profile_assets.identity.assets import IDENTITY_MAP, IDENTITY_MAP_KEY, read_live_contacts
 from profile_assets.identity.assets import read_table as read_optional
@@ -72,12 +74,17 @@ def _as_of(text: str) -> pd.Timestamp:
 
 @asset(
     key=GOLDEN_KEY,
-    deps=[IDENTITY_MAP_KEY, *(spec.asset_key for spec in (ORDERS, WEB_ACTIVITY, TICKETS, CARTS))],
+    deps=[
+        IDENTITY_MAP_KEY,
+        ENRICHMENT_KEY,
+        *(spec.asset_key for spec in (ORDERS, WEB_ACTIVITY, TICKETS, CARTS)),
+    ],
     group_name=GROUP,
     kinds={"pandas"},
     description=(
         "One row per person: survived fields with per-field provenance (source and record), "
-        "membership, and derived activity fields."
+        "membership, derived activity fields and third-party enrichment (provenance "
+        "`enrichment`)."
     ),
     metadata={"dagster/table_name": GOLDEN_TABLE, "primary_key": "profile_id"},
 )
@@ -90,8 +97,9 @@ def golden_profiles(
         identity_map = conn.query_df(f"SELECT * FROM {IDENTITY_MAP}")
         previous = None if config.full_rebuild else read_optional(conn, GOLDEN_TABLE)
         golden, touched = build_golden(
-            contacts, identity_map, rules, read_activity(conn), _as_of(config.as_of), previous
-        )
+            contacts, identity_map, rules, read_activity(conn), _as_of(config.as_of), previous,
+            enrichment=read_optional(conn, ENRICHMENT_TABLE),
+        )  # fmt: skip
         with conn.unit_of_work() as unit:
             unit.replace(golden, GOLDEN_TABLE, exact_columns=True)
     context.log.info(f"{len(touched)} of {len(golden)} profiles rebuilt")

@@ -2,7 +2,9 @@
 
     unified fields + provenance  <- survivorship over the profile's records (touched profiles)
     membership (records, sources, first seen, last source update)
-    derived fields                <- staging/derived.py folded by profile_id, as of a time
+    derived fields                <- features/derived.py folded by profile_id, as of a time
+    enrichment                    <- the third-party answer for the profile's surviving email,
+                                     provenance `enrichment` (fields no first-party source has)
 
 Incremental: a profile is rebuilt only when its membership fingerprint (`members_hash`, an
 order-free sum of hashes of its records' keys and of every column survivorship reads) changed,
@@ -17,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from profile_assets.enrichment.cache import FIELD_COLUMNS as ENRICHMENT_FIELDS
+from profile_assets.enrichment.client import ENRICHED
 from profile_assets.features.derived import DERIVED_COLUMNS, Activity, derive_fields
 from profile_assets.profiles.survivorship import SurvivorshipRules, survive
 from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
@@ -31,6 +35,8 @@ MEMBERSHIP_COLUMNS = [
     "rules_version",
 ]
 _TIMESTAMP = "datetime64[us, UTC]"
+ENRICHMENT_COLUMNS = [*ENRICHMENT_FIELDS, "provenance_enrichment_source", "enriched_at"]
+ENRICHMENT_SOURCE = "enrichment"
 
 
 def unified_columns(rules: SurvivorshipRules) -> list[str]:
@@ -39,7 +45,28 @@ def unified_columns(rules: SurvivorshipRules) -> list[str]:
 
 
 def golden_columns(rules: SurvivorshipRules) -> list[str]:
-    return [*unified_columns(rules), *DERIVED_COLUMNS, "as_of"]
+    return [*unified_columns(rules), *DERIVED_COLUMNS, *ENRICHMENT_COLUMNS, "as_of"]
+
+
+def with_enrichment(golden: pd.DataFrame, enrichment: pd.DataFrame | None) -> pd.DataFrame:
+    """Join each profile's enrichment answer by its surviving email key.
+
+    Enrichment only adds fields no first-party source carries (employment, demographics,
+    the vendor's geo), so first-party values always win; `provenance_enrichment_source` says
+    where the added fields came from.
+    """
+    answers = pd.DataFrame(columns=["email_key", *ENRICHMENT_FIELDS, "enriched_at"])
+    if enrichment is not None and len(enrichment):
+        found = enrichment[enrichment["status"] == ENRICHED]
+        answers = found[["email_key", *ENRICHMENT_FIELDS, "asked_at"]].rename(
+            columns={"asked_at": "enriched_at"}
+        )
+    out = golden.drop(columns=[c for c in ENRICHMENT_COLUMNS if c in golden.columns])
+    out = out.merge(answers, on="email_key", how="left")
+    out["provenance_enrichment_source"] = np.where(
+        out["enriched_at"].notna(), ENRICHMENT_SOURCE, None
+    )
+    return out
 
 
 def members_hash(
@@ -116,6 +143,7 @@ def build_golden(
     activity: Activity,
     as_of: pd.Timestamp,
     previous: pd.DataFrame | None = None,
+    enrichment: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.Index]:
     """(golden profiles, profiles whose unified fields were recomputed).
 
@@ -134,7 +162,7 @@ def build_golden(
         parts.insert(0, previous.loc[kept, unified_columns(rules)])
     unified = pd.concat([p for p in parts if len(p)] or [fresh], ignore_index=True)
     derived = derive_fields(activity, as_of, entity_map=membership_map)
-    golden = unified.merge(derived, on="profile_id", how="left")
+    golden = with_enrichment(unified.merge(derived, on="profile_id", how="left"), enrichment)
     golden["as_of"] = pd.Timestamp(as_of).tz_convert("UTC")
     golden = golden.sort_values("profile_id", kind="stable").reset_index(drop=True)
     return _typed(golden[golden_columns(rules)]), touched
@@ -147,12 +175,14 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         values = out[column]
         if column in ("first_seen_at", "last_source_update_at", "as_of", "first_purchase_at",
-                      "last_purchase_at"):  # fmt: skip
+                      "last_purchase_at", "enriched_at"):  # fmt: skip
             out[column] = pd.to_datetime(values, utc=True).astype(_TIMESTAMP)
         elif column == "date_of_birth":
             out[column] = pd.to_datetime(values).astype("datetime64[us]")
         elif column in ("record_count", "members_hash", "rules_version"):
             out[column] = values.astype("int64")
+        elif column == "household_size":
+            out[column] = pd.to_numeric(values).astype("Int64")
         elif values.dtype == object or pd.api.types.is_string_dtype(values):
             out[column] = values.astype(object).where(values.notna(), None)
     return out
