@@ -19,8 +19,8 @@ import yaml
 from profile_assets.privacy.suppression import RecordColumn, Suppressions, suppressed_mask
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "schemas" / "personal_data.yaml"
-LinkKind = Literal["record", "record_list", "parent", "profile", "profile_list"]
-_KINDS = ("record", "record_list", "parent", "profile", "profile_list")
+LinkKind = Literal["record", "record_list", "parent", "profile", "profile_list", "email"]
+_KINDS = ("record", "record_list", "parent", "profile", "profile_list", "email")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Link:
             return RecordColumn(self.column, self.parent_source)
         return None
 
+    @property
+    def email_column(self) -> str | None:
+        return self.column if self.kind == "email" else None
+
 
 @dataclass(frozen=True)
 class TableEntry:
@@ -70,7 +74,8 @@ class TableEntry:
 
     def arrival(self) -> Arrival:
         columns = tuple(c for link in self.links if (c := link.arrival_column()) is not None)
-        return Arrival(self.table, self.emails, columns)
+        emails = (*self.emails, *(c for link in self.links if (c := link.email_column)))
+        return Arrival(self.table, tuple(dict.fromkeys(emails)), columns)
 
 
 @dataclass(frozen=True)

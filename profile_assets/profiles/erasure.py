@@ -30,7 +30,6 @@ Caveat: the Dagster job receives the address as run config, which Dagster's run 
 keeps; use the CLI (`profile-assets erase --email`) when that matters.
 """
 
-
 import getpass
 import json
 import uuid
@@ -171,6 +170,8 @@ class Targets:
     ids: dict[str, set[str]] = field(default_factory=dict)
     parent_values: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     profiles: list[str] = field(default_factory=list)
+    #: The person's addresses and their match and mailbox keys, lower-cased.
+    emails: set[str] = field(default_factory=set)
 
 
 def predicate(conn: WarehouseConnection, link: Link, targets: Targets) -> str | None:
@@ -197,6 +198,10 @@ def predicate(conn: WarehouseConnection, link: Link, targets: Targets) -> str | 
     if link.kind == "parent":
         values = targets.parent_values.get((link.parent or "", link.parent_column or ""))
         return f"{column} IN {conn.in_list(sorted(values))}" if values else None
+    if link.kind == "email":
+        if not targets.emails:
+            return None
+        return f"lower(trim({column})) IN {conn.in_list(sorted(targets.emails))}"
     if link.kind == "profile":
         return f"{column} IN {conn.in_list(targets.profiles)}" if targets.profiles else None
     if link.kind == "profile_list":
@@ -251,6 +256,16 @@ def erase(
         targets.ids[str(source)] = set(ids.astype(str))
     person_rows = _resolve_raw_targets(conn, reg, targets)
     mine = contacts.merge(records, on=["source", "source_record_id"])
+    targets.emails = {
+        str(v).strip().lower()
+        for v in [
+            strict,
+            mailbox,
+            *mine["email"],
+            *_person_keys(strict, mailbox, mine, records, targets, reg),
+        ]
+        if isinstance(v, str) and "@" in v and not v.startswith("record:")
+    }
     values = sweep_values(email, [*person_rows, mine[["email", "phone"]]])
     before = _row_counts(conn)
     with conn.unit_of_work() as unit:
