@@ -7,7 +7,9 @@ brings anything back."""
 from __future__ import annotations
 
 import copy
+import os
 import shutil
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from profile_assets.sources.resources import StorefrontResource, source_resource
 from profile_assets.sources.rest import connect, ga4
 from profile_assets.sources.rest.assets import REST_STREAM_ASSETS, full_refresh_config
 from profile_assets.staging.assets import STAGING_ASSETS
+from profile_assets.staging.checks import RAW_CHECKS
 from profile_assets.warehouse import DuckDBWarehouse
 from profile_assets_tests.erasure_support import byte_hits, occurrences
 from profile_assets_tests.storefront_support import start_loaded_storefront
@@ -109,10 +112,17 @@ def _bad_partner_row(row: pd.Series) -> pd.DataFrame:
     return bad
 
 
+def _settled(path: Path) -> None:
+    """Delivered a while ago: the loader leaves files that may still be changing."""
+    past = time.time() - 60
+    os.utime(path, (past, past))
+
+
 def _deliver(home: Path, frame: pd.DataFrame, name: str, kind: str = "contacts") -> None:
     target = home / "drop" / kind
     target.mkdir(parents=True, exist_ok=True)
     frame.to_csv(target / name, index=False)
+    _settled(target / name)
 
 
 # --------------------------------------------------------------------------- the platform
@@ -133,6 +143,7 @@ def platform(tmp_path_factory):
                 kind = "contacts" if path.name.startswith("file_contacts") else "orders"
                 (home / "drop" / kind).mkdir(parents=True, exist_ok=True)
                 shutil.move(path, home / "drop" / kind / path.name)
+                _settled(home / "drop" / kind / path.name)
             own = _rows(world, person)["file_contacts"]
             _deliver(home, _bad_partner_row(own.iloc[0]), "file_contacts_900.csv")
             resources = {
@@ -159,7 +170,7 @@ def platform(tmp_path_factory):
 
 def _load_sources(state, *, run_config: dict | None = None):
     res = state["resources"]
-    assets = [*REST_STREAM_ASSETS, storefront_cdc, *FILE_DROP_ASSETS]
+    assets = [*REST_STREAM_ASSETS, storefront_cdc, *FILE_DROP_ASSETS, *RAW_CHECKS]
     result = materialize(assets, resources=res, run_config=run_config or {})
     assert result.success
     client, property_id = connect.ga4(res["ga4"], _fast())
