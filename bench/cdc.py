@@ -26,7 +26,7 @@ import duckdb
 
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.world import generate_world
-from profile_assets.sources.cdc import replication as cdc
+from profile_assets.sources.cdc.consumer import follow, sync
 from profile_assets.warehouse import DuckDBConnection
 
 TARGET_P99_S = 1.0
@@ -64,7 +64,7 @@ def _write_changes(conn, total: int, per_transaction: int = 1_000) -> None:
 def _lag(server: sf.StorefrontServer, wh: DuckDBConnection, samples: int, poll: float):
     stop = threading.Event()
     consumer = threading.Thread(
-        target=cdc.follow,
+        target=follow,
         args=(server.dsn, DuckDBConnection(wh.con.cursor())),
         kwargs={"run_id": "bench-lag", "poll_interval": poll, "should_stop": stop.is_set},
     )
@@ -117,14 +117,14 @@ def main() -> None:
             wh = _warehouse(Path(tmp) / "warehouse.duckdb")
 
             started = time.perf_counter()
-            snapshot = cdc.sync(server.dsn, wh, run_id="bench-snapshot")
+            snapshot = sync(server.dsn, wh, run_id="bench-snapshot")
             snapshot_s = time.perf_counter() - started
             assert snapshot.snapshot_rows == loaded
 
             with closing(server.connect()) as conn:
                 _write_changes(conn, args.changes)
             started = time.perf_counter()
-            drained = cdc.sync(server.dsn, wh, run_id="bench-changes")
+            drained = sync(server.dsn, wh, run_id="bench-changes")
             drain_s = time.perf_counter() - started
             assert drained.changes == args.changes, drained
 

@@ -18,7 +18,16 @@ import pytest
 
 from profile_assets.sandbox import storefront as sf
 from profile_assets.sandbox.changes import generate_changes
-from profile_assets.sources.cdc import replication as cdc
+from profile_assets.sources.cdc.apply import apply_cdc_batch, stored_lsn
+from profile_assets.sources.cdc.batches import changes_batch
+from profile_assets.sources.cdc.consumer import follow, sync
+from profile_assets.sources.cdc.pgoutput import Change, Transaction, lsn_to_int
+from profile_assets.sources.cdc.slot import (
+    PUBLICATION,
+    advance_idle_slot,
+    read_changes,
+    slot_status,
+)
 from profile_assets.sources.cdc.tables import by_name
 from profile_assets.warehouse import DuckDBConnection
 
@@ -77,19 +86,19 @@ def assert_raw_matches_postgres(
 
 
 def _state(wh: DuckDBConnection, slot: str) -> int | None:
-    return cdc.stored_lsn(wh, slot)
+    return stored_lsn(wh, slot)
 
 
 def test_snapshot_then_changes_reproduce_postgres_exactly(
     storefront_server, storefront_world, slot, warehouse
 ):
-    first = cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    first = sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     assert first.snapshot_rows == sum(len(storefront_world.tables[t.world_name]) for t in sf.TABLES)
     assert_raw_matches_postgres(storefront_server, warehouse)
 
     _mutate(storefront_server, storefront_world, seed=21)
     _mutate(storefront_server, storefront_world, seed=22)
-    second = cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    second = sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     assert second.snapshot_rows == 0
     assert second.transactions == 2
     assert_raw_matches_postgres(storefront_server, warehouse)
@@ -101,7 +110,7 @@ def test_snapshot_then_changes_reproduce_postgres_exactly(
 
 
 def test_every_raw_row_carries_its_bookkeeping(storefront_server, slot, warehouse):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-meta", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-meta", slot=slot)
     rows = warehouse.con.execute(
         "SELECT _source, _source_id = CAST(id AS VARCHAR), _run_id, _op, _lsn IS NOT NULL, "
         "_extracted_at <= now() FROM raw.storefront_orders"
@@ -112,7 +121,7 @@ def test_every_raw_row_carries_its_bookkeeping(storefront_server, slot, warehous
 def test_deletes_arrive_as_tombstones_that_keep_the_last_values(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     victim = int(_pg(storefront_server, "SELECT MIN(id) FROM orders")[0][0])
     before = warehouse.con.execute(
         "SELECT amount, _lsn FROM raw.storefront_orders WHERE id = ?", [victim]
@@ -122,7 +131,7 @@ def test_deletes_arrive_as_tombstones_that_keep_the_last_values(
         "storefront_orders"
     ].query("id != @victim")
 
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     after = warehouse.con.execute(
         "SELECT amount, _op, _lsn, _run_id FROM raw.storefront_orders WHERE id = ?", [victim]
     ).fetchall()
@@ -136,14 +145,14 @@ def test_deletes_arrive_as_tombstones_that_keep_the_last_values(
 def test_insert_update_delete_in_one_transaction_collapse_to_the_final_state(
     storefront_server, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     existing = int(_pg(storefront_server, "SELECT MIN(id) FROM carts")[0][0])
     with closing(storefront_server.connect()) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO carts (id, status) VALUES (900001, 'open'), (900002, 'open')")
         cur.execute("UPDATE carts SET status = 'converted' WHERE id IN (900001, %s)", [existing])
         cur.execute("DELETE FROM carts WHERE id IN (900002, %s)", [existing])
         conn.commit()
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     rows = warehouse.con.execute(
         "SELECT id, status, _op FROM raw.storefront_carts WHERE id IN (?, 900001, 900002) "
         "ORDER BY id",
@@ -162,18 +171,18 @@ def test_insert_update_delete_in_one_transaction_collapse_to_the_final_state(
 def test_crash_after_warehouse_commit_before_slot_advance_applies_nothing_twice(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     _mutate(storefront_server, storefront_world, seed=31)
     with closing(psycopg2.connect(storefront_server.dsn)) as pg:
-        transactions = cdc.read_changes(pg, slot)
-        batch = cdc.changes_batch(transactions, after_lsn=_state(warehouse, slot), slot=slot)
-        cdc.apply_cdc_batch(warehouse, batch, run_id="crashed-run")
+        transactions = read_changes(pg, slot)
+        batch = changes_batch(transactions, after_lsn=_state(warehouse, slot), slot=slot)
+        apply_cdc_batch(warehouse, batch, run_id="crashed-run")
     # ... the process dies here: the slot was never advanced.
-    assert cdc.slot_status(storefront_server.dsn, slot).pending_changes > 0
+    assert slot_status(storefront_server.dsn, slot).pending_changes > 0
 
-    rerun = cdc.sync(storefront_server.dsn, warehouse, run_id="rerun", slot=slot)
+    rerun = sync(storefront_server.dsn, warehouse, run_id="rerun", slot=slot)
     assert (rerun.changes, rerun.transactions) == (0, 0)
-    assert cdc.slot_status(storefront_server.dsn, slot).pending_changes == 0
+    assert slot_status(storefront_server.dsn, slot).pending_changes == 0
     assert_raw_matches_postgres(storefront_server, warehouse)
     reruns = warehouse.con.execute(
         "SELECT COUNT(*) FROM raw.storefront_customers WHERE _run_id = 'rerun'"
@@ -184,30 +193,30 @@ def test_crash_after_warehouse_commit_before_slot_advance_applies_nothing_twice(
 def test_replaying_an_applied_batch_changes_nothing(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     _mutate(storefront_server, storefront_world, seed=33)
     with closing(psycopg2.connect(storefront_server.dsn)) as pg:
-        batch = cdc.changes_batch(cdc.read_changes(pg, slot), after_lsn=0, slot=slot)
-    cdc.apply_cdc_batch(warehouse, batch, run_id="first")
+        batch = changes_batch(read_changes(pg, slot), after_lsn=0, slot=slot)
+    apply_cdc_batch(warehouse, batch, run_id="first")
     snapshot = warehouse.con.execute("SELECT * FROM raw.storefront_cart_items").fetchall()
-    cdc.apply_cdc_batch(warehouse, batch, run_id="replay")
+    apply_cdc_batch(warehouse, batch, run_id="replay")
     assert warehouse.con.execute("SELECT * FROM raw.storefront_cart_items").fetchall() == snapshot
 
 
 def test_crash_between_read_and_commit_loses_nothing(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     position = _state(warehouse, slot)
     _mutate(storefront_server, storefront_world, seed=41)
     with closing(psycopg2.connect(storefront_server.dsn)) as pg:
-        batch = cdc.changes_batch(cdc.read_changes(pg, slot), after_lsn=position, slot=slot)
+        batch = changes_batch(read_changes(pg, slot), after_lsn=position, slot=slot)
     # The warehouse transaction dies half way: the first merges ran, the last one fails.
     assert len(batch.frames) >= 2
     last = batch.frames[list(batch.frames)[-1]]
     last.loc[last.index[0], "id"] = "not-a-number"
     with pytest.raises(duckdb.Error):
-        cdc.apply_cdc_batch(warehouse, batch, run_id="crashed-run")
+        apply_cdc_batch(warehouse, batch, run_id="crashed-run")
     assert _state(warehouse, slot) == position
     for table in sf.TABLES:
         crashed = warehouse.con.execute(
@@ -215,7 +224,7 @@ def test_crash_between_read_and_commit_loses_nothing(
         ).fetchall()
         assert crashed == [(0,)], table.name
 
-    cdc.sync(storefront_server.dsn, warehouse, run_id="rerun", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="rerun", slot=slot)
     assert_raw_matches_postgres(storefront_server, warehouse)
 
 
@@ -238,8 +247,8 @@ def test_sigkilled_consumer_rerun_loses_and_duplicates_nothing(storefront_server
         _write_cart_changes(conn, cart, 30)
     con = duckdb.connect(path)
     wh = DuckDBConnection(con)
-    assert cdc.stored_lsn(wh, slot) is not None
-    cdc.sync(storefront_server.dsn, wh, run_id="after-kill", slot=slot)
+    assert stored_lsn(wh, slot) is not None
+    sync(storefront_server.dsn, wh, run_id="after-kill", slot=slot)
     assert_raw_matches_postgres(storefront_server, wh)
     con.close()
     _pg(storefront_server, "DELETE FROM carts WHERE id >= 1000000")
@@ -249,7 +258,7 @@ def _consume(dsn: str, path: str, slot: str) -> None:
     con = duckdb.connect(path)
     for schema in ("raw", "ops"):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    cdc.follow(dsn, DuckDBConnection(con), slot=slot, poll_interval=0.01)
+    follow(dsn, DuckDBConnection(con), slot=slot, poll_interval=0.01)
 
 
 def _confirmed(storefront_server: sf.StorefrontServer, slot: str) -> str | None:
@@ -296,20 +305,20 @@ def _write_cart_changes(conn, cart: int, count: int) -> int:
 
 
 def test_idle_slot_is_advanced_by_a_heartbeat_and_releases_wal(storefront_server, slot, warehouse):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
-    before = cdc.slot_status(storefront_server.dsn, slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    before = slot_status(storefront_server.dsn, slot)
     _pg(storefront_server, "CREATE TABLE IF NOT EXISTS noise (x int, pad text)")
     _pg(
         storefront_server,
         "INSERT INTO noise SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g",
     )
-    noisy = cdc.slot_status(storefront_server.dsn, slot)
+    noisy = slot_status(storefront_server.dsn, slot)
     assert noisy.pending_changes == 0
     assert noisy.retained_wal_bytes > 4_000_000  # the slot pins WAL it has no use for
 
-    wal_now = cdc.lsn_to_int(_pg(storefront_server, "SELECT pg_current_wal_lsn()::text")[0][0])
-    confirmed = cdc.advance_idle_slot(storefront_server.dsn, slot)
-    after = cdc.slot_status(storefront_server.dsn, slot)
+    wal_now = lsn_to_int(_pg(storefront_server, "SELECT pg_current_wal_lsn()::text")[0][0])
+    confirmed = advance_idle_slot(storefront_server.dsn, slot)
+    after = slot_status(storefront_server.dsn, slot)
     assert confirmed == after.confirmed_flush_lsn
     assert after.confirmed_flush_lsn > wal_now > before.confirmed_flush_lsn
     assert after.retained_wal_bytes < 100_000
@@ -319,29 +328,29 @@ def test_idle_slot_is_advanced_by_a_heartbeat_and_releases_wal(storefront_server
 def test_idle_advance_never_skips_waiting_row_changes(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     _mutate(storefront_server, storefront_world, seed=51)
-    status = cdc.slot_status(storefront_server.dsn, slot)
+    status = slot_status(storefront_server.dsn, slot)
     assert status.needs_run and status.pending_changes > 0
-    assert cdc.advance_idle_slot(storefront_server.dsn, slot) == status.confirmed_flush_lsn
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    assert advance_idle_slot(storefront_server.dsn, slot) == status.confirmed_flush_lsn
+    sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     assert_raw_matches_postgres(storefront_server, warehouse)
-    assert not cdc.slot_status(storefront_server.dsn, slot).needs_run
+    assert not slot_status(storefront_server.dsn, slot).needs_run
 
 
 def test_a_lost_slot_is_resnapshotted_and_deletes_meanwhile_become_tombstones(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     _pg(storefront_server, "SELECT pg_drop_replication_slot(%s)", [slot])
     victim = int(_pg(storefront_server, "SELECT MAX(id) FROM order_items")[0][0])
     _pg(storefront_server, "DELETE FROM order_items WHERE id = %s", [victim])
     storefront_world.tables["storefront_order_items"] = storefront_world.tables[
         "storefront_order_items"
     ].query("id != @victim")
-    assert cdc.slot_status(storefront_server.dsn, slot).needs_run
+    assert slot_status(storefront_server.dsn, slot).needs_run
 
-    result = cdc.sync(storefront_server.dsn, warehouse, run_id="resnapshot", slot=slot)
+    result = sync(storefront_server.dsn, warehouse, run_id="resnapshot", slot=slot)
     assert result.snapshot_rows > 0
     assert_raw_matches_postgres(storefront_server, warehouse)
     tombstone = warehouse.con.execute(
@@ -353,18 +362,18 @@ def test_a_lost_slot_is_resnapshotted_and_deletes_meanwhile_become_tombstones(
 def test_a_second_consumer_of_the_slot_waits_for_the_first(storefront_server, slot, warehouse):
     stop_first, second_done = threading.Event(), threading.Event()
     first = threading.Thread(
-        target=cdc.follow,
+        target=follow,
         args=(storefront_server.dsn, DuckDBConnection(warehouse.con.cursor())),
         kwargs={"slot": slot, "poll_interval": 0.01, "should_stop": stop_first.is_set},
     )
     first.start()
     deadline = time.monotonic() + 30
-    while cdc.stored_lsn(DuckDBConnection(warehouse.con.cursor()), slot) is None:
+    while stored_lsn(DuckDBConnection(warehouse.con.cursor()), slot) is None:
         assert time.monotonic() < deadline, "the first consumer never took its snapshot"
         time.sleep(0.01)
 
     def second() -> None:
-        cdc.sync(
+        sync(
             storefront_server.dsn, DuckDBConnection(warehouse.con.cursor()), run_id="2nd", slot=slot
         )
         second_done.set()
@@ -382,35 +391,35 @@ def test_a_second_consumer_of_the_slot_waits_for_the_first(storefront_server, sl
 def test_a_slot_held_by_another_session_reads_as_busy_and_consumers_wait(
     storefront_server, storefront_world, slot, warehouse
 ):
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-1", slot=slot)
     _mutate(storefront_server, storefront_world, seed=61)
     holder = psycopg2.connect(
         storefront_server.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection
     )
     holder.cursor().start_replication(
-        slot_name=slot, options={"proto_version": "1", "publication_names": cdc.PUBLICATION}
+        slot_name=slot, options={"proto_version": "1", "publication_names": PUBLICATION}
     )
-    status = cdc.slot_status(storefront_server.dsn, slot)
+    status = slot_status(storefront_server.dsn, slot)
     assert status.busy and not status.needs_run
-    assert cdc.advance_idle_slot(storefront_server.dsn, slot) == status.confirmed_flush_lsn
+    assert advance_idle_slot(storefront_server.dsn, slot) == status.confirmed_flush_lsn
 
     threading.Timer(0.5, holder.close).start()  # the other session lets go mid-sync
-    cdc.sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
+    sync(storefront_server.dsn, warehouse, run_id="run-2", slot=slot)
     assert_raw_matches_postgres(storefront_server, warehouse)
 
 
-def _cart(op: str, cart_id: str, status: str | None) -> cdc.Change:
+def _cart(op: str, cart_id: str, status: str | None) -> Change:
     values = {"id": cart_id, "customer_id": None, "status": status}
-    return cdc.Change("carts", op, values | {"created_at": None, "updated_at": None})
+    return Change("carts", op, values | {"created_at": None, "updated_at": None})
 
 
 def test_a_batch_keeps_the_last_version_and_tombstones_inherit_the_previous_one():
     transactions = [
-        cdc.Transaction(100, [_cart("upsert", "1", "open")]),
-        cdc.Transaction(200, [_cart("upsert", "1", None), _cart("delete", "1", None)]),
-        cdc.Transaction(300, [_cart("delete", "2", None)]),
+        Transaction(100, [_cart("upsert", "1", "open")]),
+        Transaction(200, [_cart("upsert", "1", None), _cart("delete", "1", None)]),
+        Transaction(300, [_cart("delete", "2", None)]),
     ]
-    batch = cdc.changes_batch(transactions, after_lsn=0, slot="s")
+    batch = changes_batch(transactions, after_lsn=0, slot="s")
     assert (batch.lsn, batch.changes, batch.transactions) == (300, 4, 3)
     rows = batch.frames["carts"].set_index("id")
     # Cart 1's last version had no status: its tombstone says so, not the older 'open'.
@@ -423,5 +432,5 @@ def test_a_batch_keeps_the_last_version_and_tombstones_inherit_the_previous_one(
     # Cart 2 was deleted with nothing known in the batch: the warehouse keeps its values.
     assert rows.loc["2", ["_op", "_has_values"]].tolist() == ["delete", False]
     # Transactions at or below the stored position were applied before: skipped.
-    assert cdc.changes_batch(transactions, after_lsn=100, slot="s").transactions == 2
-    assert cdc.changes_batch(transactions, after_lsn=300, slot="s") is None
+    assert changes_batch(transactions, after_lsn=100, slot="s").transactions == 2
+    assert changes_batch(transactions, after_lsn=300, slot="s") is None

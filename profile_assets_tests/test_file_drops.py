@@ -17,9 +17,11 @@ from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_contex
 from profile_assets.contracts.unified_schema import detect_drift
 from profile_assets.sandbox.file_drops import write_file_drops
 from profile_assets.sandbox.world import generate_world
-from profile_assets.sources.files import drops as file_drops
+from profile_assets.sources.files import loading
 from profile_assets.sources.files.assets import file_contacts, file_drop_sensor, file_orders
-from profile_assets.sources.files.drops import CONTACTS, ORDERS, load_pending
+from profile_assets.sources.files.discovery import DroppedFile
+from profile_assets.sources.files.kinds import CONTACTS, ORDERS, raw_name
+from profile_assets.sources.files.loading import load_pending
 from profile_assets.warehouse import DuckDBWarehouse
 
 HEADER = ["contact_ref", "First Name", "Last Name", "E-mail", "Phone", "Birth Date", "Street",
@@ -286,7 +288,7 @@ def test_crash_after_commit_before_archive_then_rerun_duplicates_nothing(
         raise RuntimeError("killed between commit and archive")
 
     with monkeypatch.context() as patch:
-        patch.setattr(file_drops.DroppedFile, "move_to", crash)
+        patch.setattr(DroppedFile, "move_to", crash)
         with pytest.raises(RuntimeError):
             load(warehouse, drop_root, run_id="run-1")
     assert files_in(drop_root / "contacts") == ["contacts.csv"]  # still waiting
@@ -308,7 +310,7 @@ def test_crash_inside_the_load_transaction_then_rerun_loses_nothing(
         raise RuntimeError("killed before the file was recorded")
 
     with monkeypatch.context() as patch:
-        patch.setattr(file_drops, "_record_file", crash)
+        patch.setattr(loading, "_record_file", crash)
         with pytest.raises(RuntimeError):
             load(warehouse, drop_root, run_id="run-1")
     assert query(warehouse, "SELECT COUNT(*) AS n FROM raw.file_contacts")["n"][0] == 0
@@ -423,7 +425,7 @@ def test_world_deliveries_load_exactly_what_the_partner_holds(
     raw = raw.loc[truth.index]
     for vendor in ["First Name", "Last Name", "E-mail", "Phone", "Birth Date", "Street", "Town",
                    "Post Code", "Country"]:  # fmt: skip
-        column = file_drops.raw_name(vendor)
+        column = raw_name(vendor)
         assert raw[column].fillna("").tolist() == truth[vendor].fillna("").tolist(), vendor
     assert _same_instants(raw["updated"], truth["updated"])
 

@@ -21,12 +21,15 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from profile_assets.normalizers import email_match_key, normalize_email
-from profile_assets.warehouse import WarehouseConnection
+
+if TYPE_CHECKING:  # the warehouse module pulls in Dagster; only the annotation needs it
+    from profile_assets.warehouse import WarehouseConnection
 
 SUPPRESSIONS_TABLE = "ops.suppressions"
 SALT_ENV = "PROFILE_ASSETS_SUPPRESSION_SALT"

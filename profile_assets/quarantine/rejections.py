@@ -14,14 +14,27 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from profile_assets.privacy.suppression import Suppressions, suppressed_payload
-from profile_assets.warehouse import UnitOfWork
+
+if TYPE_CHECKING:  # the warehouse module pulls in Dagster; only the annotation needs it
+    from profile_assets.warehouse import UnitOfWork
 
 REJECTED_TABLE = "ops.rejected_records"
 UPSERT, DELETE = "upsert", "delete"
+# The bookkeeping columns `with_load_metadata` adds, as (contract type, description) for the
+# raw assets' column schemas, so every source describes them alike; sources append their own
+# (CDC's `_lsn`, file drops' `_file`, ...).
+LOAD_COLUMNS: dict[str, tuple[str, str]] = {
+    "_source": ("string", "Which source wrote the row (e.g. 'storefront', 'file_drop')."),
+    "_source_id": ("string", "The record's id in its source; the merge key."),
+    "_extracted_at": ("datetime", "When this version reached the warehouse (UTC)."),
+    "_run_id": ("string", "Dagster run that wrote this version."),
+    "_op": ("string", "'upsert', or 'delete' for a tombstone keeping the last values."),
+}
 
 
 def with_load_metadata(

@@ -2,7 +2,7 @@
 sensor that launches them when the replication slot holds changes.
 
 One `sync` fills all five tables from one slot in one warehouse transaction per batch, so they
-are one multi-asset. The consumer logic lives in `cdc.py`.
+are one multi-asset. The consumer logic lives in `consumer.py`, the slot in `slot.py`.
 """
 
 from dagster import (
@@ -21,18 +21,17 @@ from dagster import (
     sensor,
 )
 
-from profile_assets.sources.cdc import replication as cdc
+from profile_assets.quarantine.rejections import LOAD_COLUMNS
+from profile_assets.sources.cdc.consumer import sync
+from profile_assets.sources.cdc.pgoutput import int_to_lsn
+from profile_assets.sources.cdc.slot import advance_idle_slot, slot_status
 from profile_assets.sources.cdc.tables import ReplicatedTable, replicated_tables
 from profile_assets.sources.resources import StorefrontResource
 from profile_assets.warehouse import Warehouse
 
 META_COLUMNS = {
-    "_source": ("string", "always 'storefront'"),
-    "_source_id": ("string", "the row's primary key"),
-    "_extracted_at": ("timestamp", "when the change reached the warehouse (UTC)"),
-    "_run_id": ("string", "the Dagster run that applied it"),
-    "_op": ("string", "'upsert', or 'delete' for a tombstone keeping the last values"),
-    "_lsn": ("int", "commit LSN of the source transaction; newer LSNs win"),
+    **LOAD_COLUMNS,
+    "_lsn": ("integer", "commit LSN of the source transaction; newer LSNs win"),
 }
 
 
@@ -71,9 +70,9 @@ def storefront_cdc(
     """Exactly once in effect: the slot advances only after the warehouse commit."""
     dsn = storefront.setting("dsn")
     with warehouse.connection() as conn:
-        result = cdc.sync(dsn, conn, run_id=context.run_id, slot=storefront.slot_name)
+        result = sync(dsn, conn, run_id=context.run_id, slot=storefront.slot_name)
         totals = {t.raw_table: conn.row_count(t.raw_table) for t in replicated_tables()}
-    lsn = cdc.int_to_lsn(result.lsn) if result.lsn is not None else None
+    lsn = int_to_lsn(result.lsn) if result.lsn is not None else None
     for table in replicated_tables():
         name = table.raw_table
         yield MaterializeResult(
@@ -103,11 +102,11 @@ def storefront_cdc_sensor(
     dsn = storefront.setting("dsn", required=False)
     if dsn is None:
         return SkipReason("no STOREFRONT_DSN and no sandbox running")
-    status = cdc.slot_status(dsn, slot=storefront.slot_name)
+    status = slot_status(dsn, slot=storefront.slot_name)
     if status.needs_run:
         return RunRequest(run_key=f"cdc:{status.confirmed_flush_lsn}:{status.pending_changes}")
     if not status.busy:
-        cdc.advance_idle_slot(dsn, slot=storefront.slot_name)
+        advance_idle_slot(dsn, slot=storefront.slot_name)
     return SkipReason(f"no pending changes (retained WAL: {status.retained_wal_bytes} bytes)")
 
 

@@ -1,5 +1,5 @@
 """Dagster edges of the partner file drops: `raw.file_contacts`, `raw.file_orders` and the
-sensor that launches them when files appear. The loading logic lives in `file_drops.py`."""
+sensor that launches them when files appear. The loading logic lives in `loading.py`."""
 
 import hashlib
 from pathlib import Path
@@ -23,15 +23,9 @@ from dagster import (
 
 from profile_assets import settings
 from profile_assets.quarantine.rejections import LoadTally
-from profile_assets.sources.files.drops import (
-    KINDS,
-    LOAD_COLUMNS,
-    DropKind,
-    FileOutcome,
-    load_pending,
-    pending_files,
-    raw_name,
-)
+from profile_assets.sources.files.discovery import pending_files
+from profile_assets.sources.files.kinds import KINDS, LOAD_COLUMNS, DropKind, raw_name
+from profile_assets.sources.files.loading import FileOutcome, load_pending
 from profile_assets.warehouse import Warehouse
 
 DROP_SET_TAG = "profile_assets/drop_set"

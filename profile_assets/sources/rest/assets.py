@@ -37,6 +37,7 @@ from dagster import (
 from pydantic import Field as ConfigField
 
 from profile_assets.privacy.preview import preview_markdown
+from profile_assets.quarantine.rejections import LOAD_COLUMNS
 from profile_assets.sources.resources import GA4Resource
 from profile_assets.sources.rest import connect, hubspot, zendesk
 from profile_assets.sources.rest import ga4 as ga4_report
@@ -60,13 +61,6 @@ _SQL_TYPES = {
     "date": "DATE",
     "list": "VARCHAR (JSON array)",
 }
-LOAD_COLUMNS = (
-    TableColumn("_source", "VARCHAR", "Source table name"),
-    TableColumn("_source_id", "VARCHAR", "The record's id in its source (merge key)"),
-    TableColumn("_extracted_at", "TIMESTAMPTZ", "When this version was read (UTC)"),
-    TableColumn("_run_id", "VARCHAR", "Dagster run that wrote this version"),
-    TableColumn("_op", "VARCHAR", "'upsert', or 'delete' for a tombstone"),
-)
 
 
 class HttpConfig(Config):
@@ -97,7 +91,8 @@ class RestSyncConfig(HttpConfig):
 
 def column_schema(fields: tuple[Field, ...]) -> TableSchema:
     declared = [TableColumn(f.name, _SQL_TYPES[f.kind], f.description) for f in fields]
-    return TableSchema(columns=[*declared, *LOAD_COLUMNS])
+    load = [TableColumn(name, type_, text) for name, (type_, text) in LOAD_COLUMNS.items()]
+    return TableSchema(columns=[*declared, *load])
 
 
 def _preview(frame: pd.DataFrame) -> MetadataValue:
