@@ -103,6 +103,20 @@ def record_keys(contacts: pd.DataFrame) -> pd.Series:
     return "record:" + source + ":" + _id_text(contacts["source_record_id"]).astype(str)
 
 
+def suppression_rows(
+    keys: list[str], *, reason: str, run_id: str, salt: str | None = None
+) -> pd.DataFrame:
+    """Rows of ops.suppressions for `keys` (merge them on `suppression_hash`)."""
+    return pd.DataFrame(
+        {
+            "suppression_hash": hash_keys(pd.Series(keys, dtype=object), salt).to_numpy(),
+            "reason": reason,
+            "run_id": run_id,
+            "created_at": pd.Timestamp.now(tz="UTC"),
+        }
+    )
+
+
 # --------------------------------------------------------------------------- on arrival
 @dataclass(frozen=True)
 class Suppressions:

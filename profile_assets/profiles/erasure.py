@@ -47,6 +47,7 @@ from profile_assets.privacy.suppression import (
     hash_keys,
     mailbox_keys,
     record_keys,
+    suppression_rows,
 )
 from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.settings import WAREHOUSE_SCHEMAS
@@ -420,14 +421,7 @@ def _person_keys(
 
 
 def _suppress(unit: UnitOfWork, keys: list[str], salt: str | None, run_id: str) -> int:
-    rows = pd.DataFrame(
-        {
-            "suppression_hash": hash_keys(pd.Series(keys, dtype=object), salt).to_numpy(),
-            "reason": "erasure",
-            "run_id": run_id,
-            "created_at": pd.Timestamp.now(tz="UTC"),
-        }
-    )
+    rows = suppression_rows(keys, reason="erasure", run_id=run_id, salt=salt)
     return unit.merge(rows, SUPPRESSIONS_TABLE, ["suppression_hash"])
 
 

@@ -54,7 +54,6 @@ class DuckDBWarehouse(Warehouse):
         finally:
             con.close()
 
-
     def compact(self) -> float:
         """CHECKPOINT, then copy the database into a new file and swap it in: DuckDB keeps a
         deleted row's bytes in its blocks until they are reused, and a checkpoint alone does
