@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -220,6 +221,9 @@ def suppressed_payload(payload: object, source: str, suppressions: Suppressions)
     )
 
 
+_EMAIL_TOKEN = re.compile(r"[^\s,;|\t\"'<>()\[\]{}]+@[^\s,;|\t\"'<>()\[\]{}]+")
+
+
 def _walk(value: object, emails: list[str], ids: list[str], key: str = "") -> None:
     if isinstance(value, dict):
         for k, v in value.items():
@@ -228,8 +232,8 @@ def _walk(value: object, emails: list[str], ids: list[str], key: str = "") -> No
         for v in value:
             _walk(v, emails, ids, key)
     elif isinstance(value, str) and "@" in value:
-        emails.append(value)
-    elif value is not None and (key == "id" or key.endswith(("_ref", "_id"))):
+        emails += _EMAIL_TOKEN.findall(value)  # an address, or a line of text holding some
+    elif value is not None and (key == "id" or key.endswith(("_ref", "_id", " ref", " id"))):
         ids.append(_id_text(pd.Series([value])).iloc[0])
 
 

@@ -35,13 +35,16 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from dagster import Config, OpExecutionContext, job, op
 
+from profile_assets import settings
 from profile_assets.contracts.personal_data import Link, Registry, TableEntry, registry
 from profile_assets.privacy.suppression import (
     SUPPRESSIONS_TABLE,
+    Suppressions,
     address_keys,
     contact_keys,
     hash_keys,
@@ -51,6 +54,7 @@ from profile_assets.privacy.suppression import (
 )
 from profile_assets.profiles.audit import AUDIT_TABLE, audit_rows
 from profile_assets.settings import WAREHOUSE_SCHEMAS
+from profile_assets.sources.files.scrub import scrub_drop_area
 from profile_assets.warehouse import UnitOfWork, Warehouse, WarehouseConnection
 
 CONTACTS = "staging.contacts"
@@ -453,12 +457,24 @@ def _audit(
 
 # --------------------------------------------------------------------------- entry points
 def erase_everywhere(
-    warehouse: Warehouse, email: str, *, run_id: str, tags: Mapping[str, str]
+    warehouse: Warehouse,
+    email: str,
+    *,
+    run_id: str,
+    tags: Mapping[str, str],
+    drop_root: Path | None = None,
 ) -> ErasureReport:
-    """Erase in the warehouse, then leave no byte of the person on disk: the warehouse file
-    is compacted (a no-op on Snowflake) and archived partner files are rewritten."""
+    """Erase in the warehouse, then leave no byte of the person on disk: archived and
+    failed-aside partner files under `drop_root` ($PROFILE_ASSETS_HOME/drop) are rewritten
+    without any suppressed person's rows, and the warehouse file is compacted (a no-op on
+    Snowflake)."""
     with warehouse.connection() as conn:
         report = erase(conn, email, run_id=run_id, tags=tags)
+        suppressions = Suppressions.load(conn)
+    drop_root = settings.drop_dir() if drop_root is None else drop_root
+    report.archives_rewritten, report.archive_rows_removed = scrub_drop_area(
+        drop_root, suppressions
+    )
     if report.rows_deleted:
         report.compaction_seconds = warehouse.compact()
         report.compacted = True
@@ -487,7 +503,6 @@ def erase_person_job() -> None:
 def erase_person(email: str, *, warehouse: Warehouse | None = None) -> ErasureReport:
     """`profile-assets erase --email X`: erase with the environment's warehouse."""
     if warehouse is None:
-        from profile_assets import settings
         from profile_assets.warehouse import warehouse_resource
 
         warehouse = warehouse_resource(settings.environment())

@@ -92,12 +92,15 @@ class LoadTally:
 
 
 def without_suppressed(
-    rejections: list[Rejection], suppressions: Suppressions
+    rejections: list[Rejection], suppressions: Suppressions, *, source: str | None = None
 ) -> tuple[list[Rejection], int]:
-    """Rejections that do not belong to a suppressed person, and how many did."""
+    """Rejections that do not belong to a suppressed person, and how many did. `source`:
+    whose record ids the payloads' id fields are, when not the rejections' own `source`."""
     if not suppressions or not rejections:
         return rejections, 0
-    kept = [r for r in rejections if not suppressed_payload(r.payload, r.source, suppressions)]
+    kept = [
+        r for r in rejections if not suppressed_payload(r.payload, source or r.source, suppressions)
+    ]
     return kept, len(rejections) - len(kept)
 
 
