@@ -48,10 +48,11 @@ def _delivered_mask(rows: pd.DataFrame, kind: DropKind, suppressions: Suppressio
 
 
 def _rejected(rejection: Rejection, kind: DropKind, suppressions: Suppressions) -> bool:
+    """A rejected delivered record (or a bad line's text) of a suppressed person."""
     payload = rejection.payload
-    if isinstance(payload, dict) and "fields" not in payload and "text" not in payload:
-        if _delivered_mask(pd.DataFrame([payload]), kind, suppressions).any():
-            return True
+    record = isinstance(payload, dict) and not {"fields", "text"} & set(payload)
+    if record and _delivered_mask(pd.DataFrame([payload]), kind, suppressions).any():
+        return True
     return suppressed_payload(payload, kind.source_table, suppressions)
 
 
