@@ -1,21 +1,25 @@
 """Erasure: a person's email, name and phone are gone from every table, the suppression
 record holds no address, and the next extract does not bring the profile back."""
 
-import re
-
 import pandas as pd
 import pytest
 from dagster import materialize
 
+from profile_assets.contracts.personal_data import registry
 from profile_assets.privacy.suppression import (
+    RecordColumn,
+    Suppressions,
     email_suppression_hash,
     filter_suppressed,
     hash_keys,
+    suppressed_mask,
+    suppressed_payload,
 )
 from profile_assets.profiles.erasure import erase_person, erase_person_job
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.tables import CONTACTS
 from profile_assets.staging.transforms import PERSON_SOURCES
+from profile_assets_tests.erasure_support import occurrences
 from profile_assets_tests.golden_support import query, run_pipeline, staged_warehouse
 from profile_assets_tests.staging_support import raw_tables, staging_world
 
@@ -49,6 +53,47 @@ def test_filter_suppressed_drops_suppressed_source_records_without_an_address():
     hashed = hash_keys(pd.Series(["record:support_users:7"]), salt="s")
     kept = filter_suppressed(contacts, pd.DataFrame({"suppression_hash": hashed}), salt="s")
     assert kept["source_record_id"].tolist() == ["8"]
+
+
+def test_a_suppressed_mailbox_is_found_under_any_tag_case_or_gmail_dots():
+    suppressions = Suppressions(frozenset(), "s").with_keys(["x@miller.net", "janedoe@gmail.com"])
+    frame = pd.DataFrame(
+        {"email": ["X+news@Miller.net", "x@miller.net", "Jane.Doe+a@googlemail.com", "y@miller.net",
+                   None, "not an address"]}
+    )  # fmt: skip
+    mask = suppressed_mask(frame, suppressions, email_columns=("email",))
+    assert mask.tolist() == [True, True, True, False, False, False]
+
+
+def test_suppressed_mask_follows_record_ids_lists_and_per_row_sources():
+    suppressions = Suppressions(frozenset(), "s").with_keys(
+        ["record:crm_contacts:7", "record:storefront_orders:12"]
+    )
+    deals = pd.DataFrame({"contact_ids": ['["3", "7"]', '["8"]', None]})
+    lists = (RecordColumn("contact_ids", "crm_contacts", many=True),)
+    assert suppressed_mask(deals, suppressions, record_columns=lists).tolist() == [
+        True, False, False
+    ]  # fmt: skip
+    orders = pd.DataFrame({"source": ["storefront_orders", "crm_deals"], "order_id": [12.0, 12]})
+    per_row = (RecordColumn("order_id", source_column="source"),)
+    assert suppressed_mask(orders, suppressions, record_columns=per_row).tolist() == [True, False]
+
+
+def test_a_quarantined_payload_naming_a_suppressed_address_is_recognised():
+    suppressions = Suppressions(frozenset(), "s").with_keys(["x@miller.net"])
+    nested = {"properties": {"email": "X+1@miller.net", "phone": "1"}, "id": "5"}
+    assert suppressed_payload(nested, "crm_contacts", suppressions)
+    assert suppressed_payload("PC-1;x@miller.net;bad date", "file_contacts", suppressions)
+    assert not suppressed_payload({"email": "y@miller.net"}, "crm_contacts", suppressions)
+
+
+def test_every_registered_link_names_a_known_kind_and_parents_are_registered():
+    reg = registry()
+    assert reg.parents() <= set(reg.tables)
+    for entry in reg.tables.values():
+        assert entry.links or entry.sweep_only or entry.no_personal_data, entry.table
+    assert reg.entry("ml.anything_new").links[0].column == "profile_id"
+    assert reg.entry("raw.not_registered") is None
 
 
 def test_suppression_hash_is_salted_and_never_the_address():
@@ -116,40 +161,17 @@ def _people(warehouse, count: int) -> list[dict]:
     return people
 
 
-def _occurrences(warehouse, needles: set[str]) -> list[tuple[str, str, str]]:
-    """Every (table, column, needle) where a text rendering of the column holds a needle as a
-    whole token (not inside a longer address or name), in every table of the warehouse."""
-    tables = query(
-        warehouse,
-        "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
-        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')",
-    )["t"]
-    hits = []
-    with warehouse.connection() as conn:
-        for table in tables:
-            for column in conn.columns(table):
-                text = f'lower(CAST("{column}" AS VARCHAR))'
-                for needle in sorted(n.lower() for n in needles):
-                    found = conn.query_df(
-                        f"SELECT {text} AS v FROM {table} WHERE contains({text}, ?)", [needle]
-                    )["v"]
-                    token = re.compile(rf"(?<![\w.+-]){re.escape(needle)}(?![\w.-])")
-                    if any(token.search(v) for v in found):
-                        hits.append((table, column, needle))
-    return hits
-
-
 def test_erasure_leaves_no_email_name_or_phone_in_any_table(erased):
     warehouse, person, other, _, job_result = erased
     assert job_result.success
     for who in (person, other):
         needles = who["emails"] | who["phones"] | who["names"]
-        assert _occurrences(warehouse, needles) == [], who["profile_id"]
+        assert occurrences(warehouse, needles) == [], who["profile_id"]
 
 
 def test_erasure_removes_the_profile_everywhere_by_id(erased):
     warehouse, person, *_ = erased
-    hits = _occurrences(warehouse, {person["profile_id"]})
+    hits = occurrences(warehouse, {person["profile_id"]})
     assert {table for table, _, _ in hits} == {"ops.audit_log"}, "only the audit keeps the id"
 
 
@@ -208,6 +230,7 @@ def test_erasing_an_unknown_address_still_suppresses_it(erased):
     before = query(warehouse, "SELECT COUNT(*) AS n FROM staging.contacts")["n"].iloc[0]
     report = erase_person("nobody.here@example.invalid", warehouse=warehouse)
     assert not report.found and report.profile_ids == []
+    assert report.summary().startswith("no profile found, suppression recorded")
     assert query(warehouse, "SELECT COUNT(*) AS n FROM staging.contacts")["n"].iloc[0] == before
     hashes = set(
         query(warehouse, "SELECT suppression_hash FROM ops.suppressions")["suppression_hash"]
