@@ -2,13 +2,18 @@
 
 After an erasure we must not keep the address, yet the next extract will bring the person's
 records back from the source systems. `ops.suppressions` keeps salted SHA-256 hashes of
-- the canonical email keys of the person (the key identity matching uses, so
-  "J.Doe+news@gmail.com" and "jdoe@gmail.com" are one suppression): a new record with the
-  address in any system is dropped;
+- the person's email match keys (the key identity matching uses, so "J.Doe+news@gmail.com"
+  and "jdoe@gmail.com" are one suppression) and mailbox keys (the match key without any
+  "+tag", whatever the provider: "x+news@miller.net" reaches x@miller.net's mailbox too):
+  a new record with the address in any system is dropped;
 - their source record keys ("record:<source>:<id>"): the same source rows, re-extracted, are
-  dropped even when they carry no address (a phone-only help-desk user).
-Staging and identity drop every record whose keys hash to a suppressed value. Without the
-salt the hashes cannot be tested against a list of known addresses.
+  dropped even when they carry no address (a phone-only help-desk user); and the record keys
+  of their erased orders and carts, whose items name nothing else.
+`suppressed_mask` is the one test every boundary applies, with the columns the personal-data
+registry (`schemas/personal_data.yaml`) names for the table: REST, CDC and file loads drop a
+suppressed person's records on arrival, the quarantine never stores their payloads, staging
+and identity drop them from every table. Without the salt the hashes cannot be tested
+against a list of known addresses.
 
 The salt comes from PROFILE_ASSETS_SUPPRESSION_SALT. The default below is for local
 development and tests only: production must set its own secret, and must never change it
