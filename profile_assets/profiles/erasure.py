@@ -477,8 +477,9 @@ def erase_everywhere(
     )
     # Always, even when nothing was deleted now: a retry after a failed compaction must
     # still leave no bytes behind (about 0.25 s at the demo's size, see bench/RESULTS.md).
-    report.compaction_seconds = warehouse.compact()
-    report.compacted = True
+    seconds = warehouse.compact()
+    report.compacted = seconds is not None
+    report.compaction_seconds = seconds or 0.0
     return report
 
 

@@ -31,11 +31,12 @@ class Warehouse(ConfigurableResource, ABC):
     @abstractmethod
     def _open(self): ...
 
-    def compact(self) -> float:
+    def compact(self) -> float | None:
         """Leave no bytes of deleted rows in the warehouse's storage; returns the seconds it
-        took. Nothing to do where the engine owns storage (Snowflake: deleted micro-partitions
-        age out through Time Travel and Fail-safe, a retention the account sets)."""
-        return 0.0
+        took, or None where there is nothing to do because the engine owns its storage
+        (Snowflake: deleted micro-partitions age out through Time Travel and Fail-safe, a
+        retention the account sets)."""
+        return None
 
 
 class DuckDBWarehouse(Warehouse):
