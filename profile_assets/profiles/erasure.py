@@ -242,8 +242,8 @@ def erase(
     personal_data: Registry | None = None,
 ) -> ErasureReport:
     """Erase the person owning `email` from every registered table, sweep their values from
-    every other one and suppress them: one transaction. Compaction is the caller's
-    (`erase_person`), as it needs the warehouse closed."""
+    every other one and suppress them: one transaction. Compaction and the drop archive are
+    `erase_everywhere`'s, as compaction needs the warehouse closed."""
     reg = personal_data or registry()
     strict, mailbox = (keys.iloc[0] for keys in address_keys(pd.Series([email])))
     if strict is None or strict != strict:
@@ -261,14 +261,10 @@ def erase(
         targets.ids[str(source)] = set(ids.astype(str))
     person_rows = _resolve_raw_targets(conn, reg, targets)
     mine = contacts.merge(records, on=["source", "source_record_id"])
+    keys = _person_keys(strict, mailbox, mine, records, targets, reg)
     targets.emails = {
         str(v).strip().lower()
-        for v in [
-            strict,
-            mailbox,
-            *mine["email"],
-            *_person_keys(strict, mailbox, mine, records, targets, reg),
-        ]
+        for v in [*mine["email"], *keys]
         if isinstance(v, str) and "@" in v and not v.startswith("record:")
     }
     values = sweep_values(email, [*person_rows, mine[["email", "phone"]]])
@@ -284,7 +280,6 @@ def erase(
                 outcome.linked = int(conn.scalar(f"SELECT COUNT(*) FROM {table} WHERE {condition}"))
                 unit.execute(f"DELETE FROM {table} WHERE {condition}")
         _sweep(unit, values)
-        keys = _person_keys(strict, mailbox, mine, records, targets, reg)
         report.suppressions = _suppress(unit, keys, salt, run_id)
         _audit(unit, report, run_id=run_id, tags=tags)
     after = _row_counts(conn)
