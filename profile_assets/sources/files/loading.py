@@ -128,7 +128,8 @@ def _load_failure(
     with conn.unit_of_work() as unit:
         quarantine(unit, [rejection], run_id=run_id)
         _record_file(unit, dropped, "failed", tally, run_id=run_id, reason=reason)
-    fail_aside(dropped, reason, drop_root)
+    # Kept aside for a person to look at, but not with an erased person's lines in it.
+    scrub_file(fail_aside(dropped, reason, drop_root), dropped.kind, Suppressions.load(conn))
     return FileOutcome(dropped.name, dropped.sha256, "failed", tally, reason=reason)
 
 
