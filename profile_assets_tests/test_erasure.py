@@ -1,9 +1,11 @@
 """Erasure: a person's email, name and phone are gone from every table, the suppression
 record holds no address, and the next extract does not bring the profile back."""
 
+import fakesnow
 import pandas as pd
 import pytest
 from dagster import materialize
+from dagster_snowflake import SnowflakeResource
 
 from profile_assets.contracts.personal_data import registry
 from profile_assets.privacy.suppression import (
@@ -15,10 +17,11 @@ from profile_assets.privacy.suppression import (
     suppressed_mask,
     suppressed_payload,
 )
-from profile_assets.profiles.erasure import erase_person, erase_person_job
+from profile_assets.profiles.erasure import erase, erase_person, erase_person_job
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.tables import CONTACTS
 from profile_assets.staging.transforms import PERSON_SOURCES
+from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse
 from profile_assets_tests.erasure_support import occurrences
 from profile_assets_tests.golden_support import query, run_pipeline, staged_warehouse
 from profile_assets_tests.staging_support import raw_tables, staging_world
@@ -236,3 +239,74 @@ def test_erasing_an_unknown_address_still_suppresses_it(erased):
         query(warehouse, "SELECT suppression_hash FROM ops.suppressions")["suppression_hash"]
     )
     assert report.suppression_hash in hashes
+
+
+# --------------------------------------------------------------------------- on both dialects
+@pytest.fixture(params=["duckdb", "snowflake"])
+def small_warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        yield DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
+        return
+    with fakesnow.patch():
+        yield SnowflakeWarehouse(
+            snowflake=SnowflakeResource(
+                account="test", user="test", password="secret", database="PROFILE_ASSETS"
+            )
+        )
+
+
+def test_erasure_follows_record_lists_and_parents_on_every_dialect(small_warehouse, tmp_path):
+    """x@miller.net, asked for as X+gdpr@Miller.net: their CRM contact 7, the deal listing
+    them, their storefront order 70 and its item, their profile; nobody else's rows."""
+    tables = {
+        "staging.contacts": pd.DataFrame(
+            {"source": ["crm_contacts", "crm_contacts", "storefront_customers"],
+             "source_record_id": ["7", "8", "5"],
+             "email": ["x@miller.net", "y@miller.net", None],
+             "email_key": ["x@miller.net", "y@miller.net", None],
+             "phone": ["+15550001", "+15550002", "+15550001"]}
+        ),
+        "identity.identity_map": pd.DataFrame(
+            {"source": ["crm_contacts", "crm_contacts", "storefront_customers"],
+             "source_record_id": ["7", "8", "5"], "profile_id": ["p1", "p2", "p1"]}
+        ),
+        "raw.crm_contacts": pd.DataFrame(
+            {"_source_id": ["7", "8"], "email": ["X@miller.net", "y@miller.net"],
+             "phone": ["555-0001", "555-0002"]}
+        ),
+        "raw.crm_deals": pd.DataFrame(
+            {"_source_id": ["d1", "d2"], "contact_ids": ['["7", "8"]', '["8"]'],
+             "dealname": ["X Person renewal", "Y deal"]}
+        ),
+        "raw.storefront_orders": pd.DataFrame(
+            {"_source_id": ["70", "71"], "id": [70, 71], "customer_id": [5, 6]}
+        ),
+        "raw.storefront_order_items": pd.DataFrame(
+            {"_source_id": ["700", "710"], "id": [700, 710], "order_id": [70, 71]}
+        ),
+        "ops.rejected_records": pd.DataFrame(
+            {"payload": ['{"email": "x@miller.net"}', '{"email": "y@miller.net"}']}
+        ),
+    }  # fmt: skip
+    with small_warehouse.connection() as conn:
+        for name, frame in tables.items():
+            conn.write_df(frame, name, mode="replace")
+        report = erase(conn, "X+gdpr@Miller.net", run_id="r", tags={}, salt="s")
+        left = {name: conn.row_count(name) for name in tables}
+        deals = conn.query_df("SELECT _source_id FROM raw.crm_deals")["_source_id"].tolist()
+        items = conn.query_df("SELECT id FROM raw.storefront_order_items")["id"].tolist()
+    assert report.profile_ids == ["p1"]
+    assert left == {
+        "staging.contacts": 1, "identity.identity_map": 1, "raw.crm_contacts": 1,
+        "raw.crm_deals": 1, "raw.storefront_orders": 1, "raw.storefront_order_items": 1,
+        "ops.rejected_records": 1,
+    }  # fmt: skip
+    assert deals == ["d2"] and items == [710]
+    assert report.tables["raw.storefront_order_items"].how == "parent:order_id"
+    keys = ["x@miller.net", "record:storefront_orders:70", "record:crm_contacts:7"]
+    suppressed = Suppressions(frozenset(), "s").with_keys(keys).hashes
+    with small_warehouse.connection() as conn:
+        stored = set(
+            conn.query_df("SELECT suppression_hash FROM ops.suppressions")["suppression_hash"]
+        )
+    assert suppressed <= stored
