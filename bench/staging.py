@@ -54,14 +54,14 @@ def stage(path: str, as_of: str) -> dict:
     import pandas as pd
 
     from profile_assets.contracts.asset_checks import validate_frame
-    from profile_assets.staging import derived
+    from profile_assets.features import derived
     from profile_assets.staging.assets import STEPS, run_step
     from profile_assets.staging.checks import (
         evaluate_contract,
         read_for_validation,
         staging_contract,
-        value_schema,
     )
+    from profile_assets.staging.value_schemas import value_schema
     from profile_assets.warehouse import DuckDBWarehouse
 
     now = pd.Timestamp(as_of)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from profile_assets.features import derived as d
-from profile_assets.staging import transforms as t
+from profile_assets.staging.activity import stage_carts, stage_tickets, stage_web_activity
+from profile_assets.staging.orders import ORDER_SOURCES, stage_orders
 from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
 from profile_assets_tests.staging_support import staging_world, world_raw_tables
 
@@ -221,10 +222,10 @@ def test_fields_as_of_the_cutoff_ignore_everything_after_it():
     world, raws = staging_world(), world_raw_tables()
     now = world.as_of
     full = d.Activity(
-        orders=t.stage_orders({n: raws[n] for n in t.ORDER_SOURCES}, now=now).frame,
-        web_activity=t.stage_web_activity(raws["web_user_days"], now=now).frame,
-        tickets=t.stage_tickets(raws["support_tickets"], now=now).frame,
-        carts=t.stage_carts(
+        orders=stage_orders({n: raws[n] for n in ORDER_SOURCES}, now=now).frame,
+        web_activity=stage_web_activity(raws["web_user_days"], now=now).frame,
+        tickets=stage_tickets(raws["support_tickets"], now=now).frame,
+        carts=stage_carts(
             raws["storefront_carts"],
             raws["storefront_cart_items"],
             raws["storefront_orders"],

@@ -19,8 +19,8 @@ from profile_assets.privacy.suppression import (
 )
 from profile_assets.profiles.erasure import erase, erase_person, erase_person_job
 from profile_assets.staging.assets import STAGING_ASSETS
+from profile_assets.staging.contacts import PERSON_SOURCES
 from profile_assets.staging.tables import CONTACTS
-from profile_assets.staging.transforms import PERSON_SOURCES
 from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse
 from profile_assets_tests.erasure_support import occurrences
 from profile_assets_tests.golden_support import query, run_pipeline, staged_warehouse

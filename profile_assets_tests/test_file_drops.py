@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
-from profile_assets.contracts.unified_schema import detect_drift
+from profile_assets.contracts.drift import detect_drift
 from profile_assets.sandbox.file_drops import write_file_drops
 from profile_assets.sandbox.world import generate_world
 from profile_assets.sources.files import loading

@@ -320,7 +320,8 @@ def test_family_name_first_with_a_typo_compares_as_the_same_names():
     import numpy as np
 
     from profile_assets.identity.comparisons import compare, default_comparisons
-    from profile_assets.identity.features import PERSON_FIELDS, build_features
+    from profile_assets.identity.features import build_features
+    from profile_assets.staging.tables import PERSON_FIELDS
 
     records = pd.DataFrame(columns=["source", "record_id", *PERSON_FIELDS], index=range(3))
     records.update(

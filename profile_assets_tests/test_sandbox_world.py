@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profile_assets.sandbox.changes import MODIFIED_AT, latest_modification
+from profile_assets.sandbox.changes import MODIFIED_AT, generate_changes, latest_modification
 from profile_assets.sandbox.file_drops import (
     FILE_TABLES,
     read_file_drop,
@@ -26,7 +26,6 @@ from profile_assets.sandbox.world import (
     BREAKAGE,
     ID_COLUMNS,
     IDENTITY_TABLES,
-    generate_changes,
     generate_world,
     load_world,
     save_world,

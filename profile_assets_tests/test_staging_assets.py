@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, materialize
 
-from profile_assets.staging import transforms as t
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.checks import STAGING_CHECKS
+from profile_assets.staging.contacts import PERSON_SOURCES
+from profile_assets.staging.extract import schema_version
 from profile_assets.staging.tables import STAGING_TABLES, WEB_ACTIVITY
 from profile_assets.warehouse import DuckDBWarehouse
 from profile_assets_tests.staging_support import seed_raw, staging_world, world_raw_tables
@@ -58,7 +59,7 @@ def test_materializations_report_rows_rejects_and_schema_version(staged):
     metadata = result.asset_materializations_for_node("staging__orders")[0].metadata
     assert metadata["dagster/row_count"].value > 0
     assert metadata["rejected_rows"].value > 0
-    assert metadata["schema_version"].value == t.schema_version()
+    assert metadata["schema_version"].value == schema_version()
     assert metadata["skipped_rows"].value == {"crm_deals": int(_lost_deals())}
     assert metadata["preview"].value.startswith("| source ")
 
@@ -79,7 +80,7 @@ def test_each_raw_person_record_is_staged_or_quarantined(staged):
     )
     staged_n = dict(zip(counts["source"], counts["n"], strict=True))
     rejected_n = dict(zip(rejected["source"], rejected["n"], strict=True))
-    for source in t.PERSON_SOURCES:
+    for source in PERSON_SOURCES:
         raw_n = len(world_raw_tables()[source])
         assert staged_n.get(source, 0) + rejected_n.get(source, 0) == raw_n, source
 

@@ -5,8 +5,11 @@ import json
 import pandas as pd
 import pytest
 
-from profile_assets.contracts.unified_schema import SchemaDriftError
-from profile_assets.staging import transforms as t
+from profile_assets.contracts.drift import SchemaDriftError
+from profile_assets.staging.activity import stage_carts, stage_tickets, stage_web_activity
+from profile_assets.staging.contacts import stage_contacts
+from profile_assets.staging.extract import schema_version
+from profile_assets.staging.orders import ORDER_SOURCES, stage_orders
 from profile_assets.staging.tables import CONTACTS, ORDERS, TICKETS
 from profile_assets_tests.staging_support import raw_frame, staging_world, world_raw_tables
 
@@ -57,7 +60,7 @@ def _customer(**overrides) -> dict:
 def test_renamed_required_column_fails_with_source_field_and_version():
     raw = _raw("support_tickets", [_ticket()]).rename(columns={"requester_id": "requester"})
     with pytest.raises(SchemaDriftError) as error:
-        t.stage_tickets(raw, now=NOW)
+        stage_tickets(raw, now=NOW)
     message = str(error.value)
     assert "support_tickets.requester_id" in message
     assert "requester" in message  # the likely new name
@@ -67,7 +70,7 @@ def test_renamed_required_column_fails_with_source_field_and_version():
 def test_retyped_column_fails_before_anything_is_staged():
     raw = _raw("support_tickets", [_ticket(created_at="last tuesday")] * 5)
     with pytest.raises(SchemaDriftError) as error:
-        t.stage_tickets(raw, now=NOW)
+        stage_tickets(raw, now=NOW)
     problem = error.value.problems[0]
     assert (problem.field, problem.kind, problem.expected) == ("created_at", "retyped", "datetime")
 
@@ -76,19 +79,19 @@ def test_one_drifted_source_stops_the_whole_contacts_table():
     good = _raw("storefront_customers", [_customer()])
     drifted = _raw("support_users", [{"id": 1, "active": True}])  # no updated_at, no name
     with pytest.raises(SchemaDriftError, match="support_users"):
-        t.stage_contacts({"storefront_customers": good, "support_users": drifted}, now=NOW)
+        stage_contacts({"storefront_customers": good, "support_users": drifted}, now=NOW)
 
 
 def test_additive_columns_are_kept_and_reported_not_fatal():
     raw = _raw("support_tickets", [_ticket()]).assign(sla_breached=True)
-    staged = t.stage_tickets(raw, now=NOW)
+    staged = stage_tickets(raw, now=NOW)
     assert len(staged.frame) == 1
     assert staged.metadata()["added_columns"] == {"support_tickets": ["sla_breached"]}
 
 
 # --------------------------------------------------------------------------- contacts
 def test_storefront_customer_is_normalized_into_the_contract():
-    staged = t.stage_contacts(
+    staged = stage_contacts(
         {"storefront_customers": _raw("storefront_customers", [_customer()])}, now=NOW
     )
     row = staged.frame.iloc[0]
@@ -101,7 +104,7 @@ def test_storefront_customer_is_normalized_into_the_contract():
     assert (row.country, row.postcode, row.address_line1) == ("US", "02134", "1 Main St")
     assert str(row.date_of_birth) == "1980-05-17"
     assert row.storefront_customer_id == "1001"  # the shop account is its own link key
-    assert row.schema_version == t.schema_version()
+    assert row.schema_version == schema_version()
 
 
 def test_store_local_times_become_utc_across_dst():
@@ -112,7 +115,7 @@ def test_store_local_times_become_utc_across_dst():
         pd.Series(["2025-11-02 01:30:00"])
     )  # naive New York time, as the storefront stores it
     raw["created_at"] = pd.to_datetime(pd.Series(["2025-01-15 09:00:00"]))
-    row = t.stage_contacts({"storefront_customers": raw}, now=NOW).frame.iloc[0]
+    row = stage_contacts({"storefront_customers": raw}, now=NOW).frame.iloc[0]
     assert row.updated_at == pd.Timestamp("2025-11-02T05:30:00Z")
     assert row.created_at == pd.Timestamp("2025-01-15T14:00:00Z")
 
@@ -134,7 +137,7 @@ def test_support_full_names_are_split_with_particles():
             }
         ],
     )
-    row = t.stage_contacts({"support_users": users}, now=NOW).frame.iloc[0]
+    row = stage_contacts({"support_users": users}, now=NOW).frame.iloc[0]
     assert (row.first_name, row.last_name) == ("Ludwig", "van Beethoven")
     assert row.full_name == "Ludwig van Beethoven"
     assert row.storefront_customer_id == "1001"  # Zendesk external_id links the shop account
@@ -155,9 +158,7 @@ def test_phones_without_country_code_use_the_source_region():
         "Country": None,
         "updated": pd.Timestamp("2026-01-01T00:00:00Z"),
     }
-    row = t.stage_contacts({"file_contacts": _raw("file_contacts", [contact])}, now=NOW).frame.iloc[
-        0
-    ]
+    row = stage_contacts({"file_contacts": _raw("file_contacts", [contact])}, now=NOW).frame.iloc[0]
     assert (row.phone, row.phone_valid) == ("+442071234567", True)  # files default to GB
     assert str(row.date_of_birth) == "1997-01-20"  # day first outside the US
 
@@ -167,7 +168,7 @@ def test_invalid_email_and_phone_are_kept_raw_and_flagged():
         "storefront_customers",
         [_customer(email="bob@@x.com", phone="12", date_of_birth="2031-01-01")],
     )
-    staged = t.stage_contacts({"storefront_customers": raw}, now=NOW)
+    staged = stage_contacts({"storefront_customers": raw}, now=NOW)
     row = staged.frame.iloc[0]
     assert (row.email, row.email_valid) == ("bob@@x.com", False)
     assert pd.isna(row.email_key)  # no match key from an address that cannot receive mail
@@ -178,13 +179,13 @@ def test_invalid_email_and_phone_are_kept_raw_and_flagged():
 
 def test_tombstones_are_staged_as_deleted():
     raw = _raw("storefront_customers", [_customer()]).assign(_op="delete")
-    row = t.stage_contacts({"storefront_customers": raw}, now=NOW).frame.iloc[0]
+    row = stage_contacts({"storefront_customers": raw}, now=NOW).frame.iloc[0]
     assert bool(row.is_deleted)
 
 
 def test_person_without_modification_time_is_quarantined_with_reason():
     raw = _raw("storefront_customers", [_customer(), _customer(id=1002, updated_at=pd.NaT)])
-    staged = t.stage_contacts({"storefront_customers": raw}, now=NOW)
+    staged = stage_contacts({"storefront_customers": raw}, now=NOW)
     assert staged.frame["source_record_id"].tolist() == ["1001"]
     [rejection] = staged.rejections
     assert rejection.source == "storefront_customers"
@@ -214,7 +215,7 @@ def _deal(**overrides) -> dict:
 def test_only_won_deals_are_orders_of_their_first_contact():
     raw = _raw("crm_deals", [_deal(), _deal(id="5002", dealstage="closedlost")])
     assert raw["contact_ids"].iloc[0] == json.dumps(["51", "52"])  # as the REST loader stores it
-    staged = t.stage_orders({"crm_deals": raw}, now=NOW)
+    staged = stage_orders({"crm_deals": raw}, now=NOW)
     assert list(staged.frame.columns) == list(ORDERS.columns)
     row = staged.frame.iloc[0]
     assert len(staged.frame) == 1 and staged.skipped == {"crm_deals": 1}
@@ -237,7 +238,7 @@ def test_broken_orders_are_quarantined_with_every_reason():
             *(_deal(id=str(i)) for i in range(4, 14)),
         ],
     )
-    staged = t.stage_orders({"crm_deals": raw}, now=NOW)
+    staged = stage_orders({"crm_deals": raw}, now=NOW)
     assert staged.frame["order_id"].tolist() == [str(i) for i in range(4, 14)]
     reasons = {r.payload["_source_id"]: r.reason for r in staged.rejections}
     assert reasons["1"] == "staging: amount is not a number: 12,50"
@@ -247,17 +248,17 @@ def test_broken_orders_are_quarantined_with_every_reason():
 
 def test_every_raw_row_is_staged_rejected_or_skipped():
     raws = world_raw_tables()
-    staged = t.stage_orders({name: raws[name] for name in t.ORDER_SOURCES}, now=NOW)
+    staged = stage_orders({name: raws[name] for name in ORDER_SOURCES}, now=NOW)
     accounted = len(staged.frame) + len(staged.rejections) + sum(staged.skipped.values())
-    assert accounted == staged.read == sum(len(raws[name]) for name in t.ORDER_SOURCES)
+    assert accounted == staged.read == sum(len(raws[name]) for name in ORDER_SOURCES)
 
 
 def test_world_broken_orders_are_exactly_the_quarantined_ones():
     world, raws = staging_world(), world_raw_tables()
-    staged = t.stage_orders({name: raws[name] for name in t.ORDER_SOURCES}, now=world.as_of)
+    staged = stage_orders({name: raws[name] for name in ORDER_SOURCES}, now=world.as_of)
     rejected = {(r.source, str(r.payload["_source_id"])) for r in staged.rejections}
     truth = world.truth_records
-    broken = truth[truth["broken_reason"].notna() & truth["source"].isin(t.ORDER_SOURCES)]
+    broken = truth[truth["broken_reason"].notna() & truth["source"].isin(ORDER_SOURCES)]
     won_or_other = {(s, i) for s, i in zip(broken["source"], broken["source_id"], strict=True)}
     skipped_deals = set(raws["crm_deals"].loc[raws["crm_deals"]["dealstage"] != "closedwon", "id"])
     expected = {(s, i) for s, i in won_or_other if not (s == "crm_deals" and i in skipped_deals)}
@@ -266,7 +267,7 @@ def test_world_broken_orders_are_exactly_the_quarantined_ones():
 
 def test_storefront_order_times_round_trip_to_world_utc():
     world, raws = staging_world(), world_raw_tables()
-    staged = t.stage_orders({"storefront_orders": raws["storefront_orders"]}, now=world.as_of)
+    staged = stage_orders({"storefront_orders": raws["storefront_orders"]}, now=world.as_of)
     truth = world.tables["storefront_orders"].assign(order_id=lambda d: d["id"].astype(str))
     joined = staged.frame.merge(truth, on="order_id", suffixes=("", "_world"))
     assert len(joined) == len(staged.frame) > 0
@@ -288,7 +289,7 @@ def test_web_days_are_summed_per_customer_and_anonymous_visitors_kept():
         }
 
     raw = _raw("web_user_days", [day("7", "a", 1), day("7", "b", 2), day(None, "c", 5)])
-    frame = t.stage_web_activity(raw, now=NOW).frame
+    frame = stage_web_activity(raw, now=NOW).frame
     by_customer = frame.set_index(frame["customer_record_id"].fillna("anon"))
     assert by_customer.loc["7", "sessions"] == 3 and by_customer.loc["7", "page_views"] == 6
     assert by_customer.loc["anon", "sessions"] == 5
@@ -300,7 +301,7 @@ def test_tickets_keep_good_and_bad_ratings_only():
         "support_tickets",
         [_ticket(), _ticket(id=2, satisfaction_score="offered", status="deleted")],
     )
-    frame = t.stage_tickets(raw, now=NOW).frame
+    frame = stage_tickets(raw, now=NOW).frame
     assert list(frame.columns) == list(TICKETS.columns)
     assert frame["satisfaction"].tolist()[0] == "good" and pd.isna(frame["satisfaction"][1])
     assert frame["is_deleted"].tolist() == [False, True]
@@ -338,7 +339,7 @@ def test_carts_count_items_value_and_converted_order():
              "status": "completed", "updated_at": pd.Timestamp("2026-09-01 10:30")},
         ],
     )  # fmt: skip
-    staged = t.stage_carts(carts, items, orders, now=NOW)
+    staged = stage_carts(carts, items, orders, now=NOW)
     row = staged.frame.iloc[0]
     assert (row["items"], row.cart_value, row.converted_order_id) == (2, 20.0, "77")
     assert row.created_at == pd.Timestamp("2026-09-01T14:00:00Z")  # EDT
@@ -353,7 +354,7 @@ def test_partner_files_with_loader_renamed_headers_still_map():
     raw = raws["file_contacts"]
     renamed = raw.rename(columns=lambda c: c if c.startswith("_") else c.lower().replace(" ", "_"))
     renamed = renamed.rename(columns={"e-mail": "e_mail"})
-    by_vendor = t.stage_contacts({"file_contacts": raw}, now=world.as_of).frame
-    by_loader = t.stage_contacts({"file_contacts": renamed}, now=world.as_of).frame
+    by_vendor = stage_contacts({"file_contacts": raw}, now=world.as_of).frame
+    by_loader = stage_contacts({"file_contacts": renamed}, now=world.as_of).frame
     pd.testing.assert_frame_equal(by_vendor, by_loader)
     assert by_loader["email"].notna().mean() > 0.5

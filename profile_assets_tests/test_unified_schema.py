@@ -7,16 +7,10 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from profile_assets.contracts.unified_schema import (
-    SchemaDriftError,
-    build_schema,
-    detect_drift,
-    load_source,
-    load_unified,
-    match_columns,
-    source_tables,
-    to_unified_columns,
-)
+from profile_assets.contracts.columns import match_columns, to_unified_columns
+from profile_assets.contracts.drift import SchemaDriftError, detect_drift
+from profile_assets.contracts.pandera_backend import build_schema
+from profile_assets.contracts.schema import load_source, load_unified, source_tables
 from profile_assets.sandbox.world import generate_world
 
 CRM = "crm mapping v1, unified schema v1.0"

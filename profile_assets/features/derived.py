@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-RECORD_KEY = ["source", "source_record_id"]
+from profile_assets.contracts.schema import RECORD_KEY
 
 # Where each activity table's customer id points in staging.contacts.
 WEB_CONTACT_SOURCE = "storefront_customers"

@@ -41,7 +41,7 @@ from dagster import (
 from pydantic import Field
 
 from profile_assets.contracts.asset_checks import pandera_table_check
-from profile_assets.contracts.unified_schema import SCHEMAS_DIR
+from profile_assets.contracts.schema import RECORD_KEY, SCHEMAS_DIR
 from profile_assets.identity.engine import (
     ResolutionResult,
     ResolutionState,
@@ -49,12 +49,12 @@ from profile_assets.identity.engine import (
     resolve_records,
 )
 from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SINGLETON
-from profile_assets.identity.features import PERSON_FIELDS
 from profile_assets.identity.ground_truth import GroundTruth
 from profile_assets.identity.metrics import pairwise_metrics
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.privacy.preview import preview_markdown
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
+from profile_assets.staging.tables import PERSON_FIELDS
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 GROUP = "identity"
@@ -65,7 +65,6 @@ RESOLUTION_EVENTS = "identity.resolution_events"
 RESOLUTION_RUNS = "identity.resolution_runs"
 RESOLUTION_STATE = "identity.resolution_state"
 OVERRIDES_PATH = SCHEMAS_DIR / "identity_overrides.yaml"
-RECORD_KEY = ["source", "source_record_id"]
 #: Contact columns the engine matches on; a change in any of them re-resolves the record.
 MATCH_COLUMNS = [*PERSON_FIELDS, "storefront_customer_id"]
 PREVIEW_ROWS = 5

@@ -19,20 +19,6 @@ import phonenumbers
 from profile_assets import normalizers as normalize
 from profile_assets.identity import _keys
 
-PERSON_FIELDS = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postcode",
-    "state",
-    "country",
-)
 #: Optional cross-system identifier: records with the same link id are the same account
 #: (e.g. a storefront customer and the CRM contact holding its `storefront_customer_id`).
 LINK_FIELD = "link_id"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from profile_assets.contracts.unified_schema import match_columns
+from profile_assets.contracts.columns import match_columns
 from profile_assets.identity.engine import Progress, ResolutionResult, resolve_records
 from profile_assets.identity.features import LINK_FIELD
 from profile_assets.identity.overrides import Overrides

@@ -19,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from profile_assets.contracts.schema import RECORD_KEY
 from profile_assets.enrichment.cache import FIELD_COLUMNS as ENRICHMENT_FIELDS
 from profile_assets.enrichment.client import ENRICHED
 from profile_assets.features.derived import DERIVED_COLUMNS, Activity, derive_fields
 from profile_assets.profiles.survivorship import SurvivorshipRules, survive
 from profile_assets.staging.tables import CARTS, ORDERS, TICKETS, WEB_ACTIVITY
 
-RECORD_KEY = ["source", "source_record_id"]
 MEMBERSHIP_COLUMNS = [
     "record_count",
     "sources",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from profile_assets.contracts.unified_schema import SCHEMAS_DIR
+from profile_assets.contracts.schema import SCHEMAS_DIR
 
 RULES_PATH = SCHEMAS_DIR / "survivorship.yaml"
 RULES = ("most_trusted_source", "most_recent", "most_complete")

@@ -381,14 +381,3 @@ def write_ground_truth(world: World, path: str | Path) -> None:
         "people": len(world.people),
     }
     (directory / "ground_truth.json").write_text(json.dumps(summary, indent=2))
-
-
-def __getattr__(name: str):
-    """`generate_changes` and `ChangeSet` live in changes.py (which builds on this module);
-    they are re-exported here lazily, as the world contract names them, without an import
-    cycle."""
-    if name in ("generate_changes", "ChangeSet"):
-        from profile_assets.sandbox import changes
-
-        return getattr(changes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """Staging assets (group `staging`, warehouse schema `staging`): thin Dagster wrappers.
 
 Each asset reads the latest version of every raw row it needs, calls its pure transform
-(`transforms.py`), quarantines refused rows, swaps its staging table's rows atomically, and
-reports what a user looks for: rows, rejects, skips, drift, schema version,
+(`contacts`, `orders`, `activity`), quarantines refused rows, swaps its staging table's rows
+atomically, and reports what a user looks for: rows, rejects, skips, drift, schema version,
 a preview. A drifted source fails the asset (`SchemaDriftError` -> `Failure`) before anything
 is written; a refused row never does (see the policy in `checks.py`).
 """
@@ -21,12 +21,15 @@ from dagster import (
     asset,
 )
 
+from profile_assets.contracts.drift import SchemaDriftError
 from profile_assets.contracts.personal_data import registry
-from profile_assets.contracts.unified_schema import SchemaDriftError
 from profile_assets.privacy.preview import preview_markdown
 from profile_assets.privacy.suppression import Suppressions
 from profile_assets.quarantine.rejections import quarantine, without_suppressed
-from profile_assets.staging import transforms
+from profile_assets.staging.activity import stage_carts, stage_tickets, stage_web_activity
+from profile_assets.staging.contacts import PERSON_SOURCES, stage_contacts
+from profile_assets.staging.extract import Staged, schema_version
+from profile_assets.staging.orders import ORDER_SOURCES, stage_orders
 from profile_assets.staging.tables import (
     CARTS,
     CONTACTS,
@@ -40,7 +43,7 @@ from profile_assets.warehouse import Warehouse, WarehouseConnection
 GROUP = "staging"
 PREVIEW_ROWS = 5
 
-Stage = Callable[[Mapping[str, pd.DataFrame], pd.Timestamp], transforms.Staged]
+Stage = Callable[[Mapping[str, pd.DataFrame], pd.Timestamp], Staged]
 
 
 @dataclass(frozen=True)
@@ -58,30 +61,30 @@ class StagingStep:
 STEPS = (
     StagingStep(
         CONTACTS,
-        transforms.PERSON_SOURCES,
-        lambda raws, now: transforms.stage_contacts(raws, now=now),
+        PERSON_SOURCES,
+        lambda raws, now: stage_contacts(raws, now=now),
         any_subset=True,
     ),
     StagingStep(
         ORDERS,
-        transforms.ORDER_SOURCES,
-        lambda raws, now: transforms.stage_orders(raws, now=now),
+        ORDER_SOURCES,
+        lambda raws, now: stage_orders(raws, now=now),
         any_subset=True,
     ),
     StagingStep(
         WEB_ACTIVITY,
         ("web_user_days",),
-        lambda raws, now: transforms.stage_web_activity(raws["web_user_days"], now=now),
+        lambda raws, now: stage_web_activity(raws["web_user_days"], now=now),
     ),
     StagingStep(
         TICKETS,
         ("support_tickets",),
-        lambda raws, now: transforms.stage_tickets(raws["support_tickets"], now=now),
+        lambda raws, now: stage_tickets(raws["support_tickets"], now=now),
     ),
     StagingStep(
         CARTS,
         ("storefront_carts", "storefront_cart_items", "storefront_orders"),
-        lambda raws, now: transforms.stage_carts(
+        lambda raws, now: stage_carts(
             raws["storefront_carts"],
             raws["storefront_cart_items"],
             raws["storefront_orders"],
@@ -115,14 +118,14 @@ def read_raw(conn: WarehouseConnection, table: str) -> pd.DataFrame | None:
 
 def run_step(
     conn: WarehouseConnection, step: StagingStep, *, run_id: str, now: pd.Timestamp
-) -> tuple[transforms.Staged, list[str]]:
+) -> tuple[Staged, list[str]]:
     """Read, transform and publish one staging table; returns it and the raw tables missing."""
     raws = {t: df for t in step.sources if (df := read_raw(conn, t)) is not None}
     missing = [t for t in step.sources if t not in raws]
     if not raws or (missing and not step.any_subset):
         # Partial sources are normal (a retailer without web analytics, a source not loaded
         # yet): the table exists, empty, and the metadata says which inputs are missing.
-        staged = transforms.Staged(frame=step.table.empty())
+        staged = Staged(frame=step.table.empty())
         with conn.unit_of_work() as unit:
             unit.replace(staged.frame, step.table.table, exact_columns=True)
         return staged, missing
@@ -145,9 +148,7 @@ def run_step(
     return staged, missing
 
 
-def without_erased(
-    conn: WarehouseConnection, table: StagingTable, staged: transforms.Staged
-) -> transforms.Staged:
+def without_erased(conn: WarehouseConnection, table: StagingTable, staged: Staged) -> Staged:
     """Erased people stay erased, in every staging table: their contacts, orders, tickets,
     carts and web days (by the personal-data registry's links), should raw still hold any,
     never reach staging (counted as skipped, never quarantined: that would keep the very
@@ -163,7 +164,7 @@ def without_erased(
     return replace(staged, frame=kept, rejections=rejections, skipped=skipped)
 
 
-def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, object]:
+def result_metadata(staged: Staged, missing: list[str]) -> dict[str, object]:
     meta = staged.metadata()
     return {
         "dagster/row_count": meta["rows"],
@@ -172,7 +173,7 @@ def result_metadata(staged: transforms.Staged, missing: list[str]) -> dict[str, 
         "skipped_rows": MetadataValue.json(meta["skipped"]),
         "suppressed_on_arrival": meta["skipped"].get("erased_person_suppressed", 0),
         "added_source_columns": MetadataValue.json(meta["added_columns"]),
-        "schema_version": transforms.schema_version(),
+        "schema_version": schema_version(),
         "source_mappings": MetadataValue.json(meta["schema_versions"]),
         "missing_raw_tables": MetadataValue.json(missing),
         "preview": MetadataValue.md(preview_markdown(staged.frame, PREVIEW_ROWS)),

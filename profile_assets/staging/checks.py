@@ -31,10 +31,12 @@ from dagster import (
 )
 
 from profile_assets.contracts.asset_checks import SAMPLE_ROWS, check_result, validate_frame
-from profile_assets.contracts.unified_schema import SchemaDriftError, build_schema, source_tables
+from profile_assets.contracts.drift import SchemaDriftError
+from profile_assets.contracts.schema import source_tables
 from profile_assets.privacy.preview import preview_markdown
+from profile_assets.staging.extract import extract
 from profile_assets.staging.tables import STAGING_TABLES, StagingTable
-from profile_assets.staging.transforms import extract
+from profile_assets.staging.value_schemas import value_schema
 from profile_assets.warehouse import Warehouse, WarehouseConnection
 
 ROW_COUNTS_TABLE = "ops.table_row_counts"
@@ -44,16 +46,6 @@ DRIFT_SAMPLE_ROWS = 1000
 RAW_TABLES = tuple(source_tables())
 RAW_KEY = ("_source_id",)
 RAW_REQUIRED = ("_source_id", "_extracted_at", "_run_id", "_op")
-
-# Which unified entity each staging table instantiates (its canonical columns' checks).
-_ENTITY = {
-    "contacts": "person",
-    "orders": "order",
-    "web_activity": "web_activity",
-    "tickets": "ticket",
-    "carts": "cart",
-}
-_E164 = r"^\+[1-9]\d{1,14}$"
 
 
 @dataclass(frozen=True)
@@ -148,7 +140,7 @@ def _failed(
 
 
 def _drift_problems(conn: WarehouseConnection, contract: TableContract) -> list[str]:
-    """Drift of a sample, read exactly as staging reads the table (`transforms.extract`)."""
+    """Drift of a sample, read exactly as staging reads the table (`extract.extract`)."""
     sample = conn.query_df(f"SELECT * FROM {contract.table} LIMIT {DRIFT_SAMPLE_ROWS}")
     try:
         extract(contract.drift_source, sample)
@@ -203,79 +195,6 @@ def contract_check(contract: TableContract) -> AssetChecksDefinition:
 
 
 # --------------------------------------------------------------------------- value check
-def _utc_timestamp(series: pd.Series) -> bool:
-    return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
-
-
-_OWN_DTYPES = {
-    "string": (None, False),
-    "boolean": ("bool", False),
-    "integer": ("Int64", True),
-    "float": ("float64", True),
-    "date": (None, False),
-    "timestamp": (None, False),
-}
-# Contract columns whose unified-field checks do not apply as-is in staging.
-_OVERRIDES = {
-    # Invalid phones are kept raw (and flagged); E.164 is checked where phone_valid.
-    ("contacts", "phone"),
-}
-_TABLE_CHECKS = {
-    "contacts": [
-        pa.Check(
-            lambda df: ~df["phone_valid"] | df["phone"].astype(str).str.match(_E164),
-            name="phone_is_e164_when_valid",
-        ),
-        pa.Check(lambda df: df["email_key"].isna() | df["email_valid"], name="email_key_if_valid"),
-    ],
-}
-_COLUMN_CHECKS = {
-    ("contacts", "source"): [
-        pa.Check.isin(["crm_contacts", "support_users", "storefront_customers", "file_contacts"])
-    ],
-    ("orders", "source"): [pa.Check.isin(["crm_deals", "storefront_orders", "file_orders"])],
-    ("orders", "customer_source"): [
-        pa.Check.isin(["crm_contacts", "storefront_customers", "file_contacts"])
-    ],
-    ("tickets", "satisfaction"): [pa.Check.isin(["good", "bad"])],
-    ("web_activity", "page_views"): [pa.Check.ge(0)],
-    ("web_activity", "add_to_carts"): [pa.Check.ge(0)],
-    ("carts", "items"): [pa.Check.ge(0)],
-    ("carts", "cart_value"): [pa.Check.ge(0)],
-}
-
-
-def value_schema(spec: StagingTable) -> pa.DataFrameSchema:
-    """Row-level contract of a staging table: canonical columns take their type and checks
-    from the unified schema (`schemas/unified/`), staging's own columns are declared here."""
-    unified = build_schema(_ENTITY[spec.name])
-    columns = {}
-    for name, logical in spec.columns.items():
-        nullable = name not in spec.required
-        if name in unified.columns and (spec.name, name) not in _OVERRIDES:
-            column = unified.columns[name]
-            columns[name] = pa.Column(
-                column.dtype,
-                checks=[*column.checks, *_COLUMN_CHECKS.get((spec.name, name), [])],
-                nullable=nullable,
-                coerce=column.coerce,
-                name=name,
-            )
-            continue
-        dtype, coerce = _OWN_DTYPES[logical]
-        checks = list(_COLUMN_CHECKS.get((spec.name, name), []))
-        if logical == "timestamp":
-            checks.append(pa.Check(_utc_timestamp, name="utc_timestamp"))
-        columns[name] = pa.Column(dtype, checks=checks, nullable=nullable, coerce=coerce)
-    return pa.DataFrameSchema(
-        columns,
-        checks=_TABLE_CHECKS.get(spec.name, []),
-        strict=False,
-        name=f"{spec.table} (unified v{unified.metadata['schema_version']})",
-        metadata=unified.metadata,
-    )
-
-
 def read_for_validation(conn: WarehouseConnection, table: str) -> pd.DataFrame:
     """The table as pandas, with time zones spelled as the schema expects (Etc/UTC -> UTC)."""
     frame = conn.query_df(f"SELECT * FROM {table}")

@@ -70,6 +70,22 @@ class StagingTable:
         )
 
 
+#: The person fields every source maps (staging.contacts) and identity resolution compares.
+PERSON_FIELDS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postcode",
+    "state",
+    "country",
+)
+
 _PERSON_COLUMNS = {
     "source": "string",
     "source_record_id": "string",

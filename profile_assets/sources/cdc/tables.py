@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from profile_assets.contracts.unified_schema import load_source, source_tables
+from profile_assets.contracts.schema import load_source, source_tables
 
 SOURCE = "storefront"
 _PREFIX = "storefront_"

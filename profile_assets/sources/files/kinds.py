@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from profile_assets.contracts.unified_schema import SourceTable, load_source
+from profile_assets.contracts.schema import SourceTable, load_source
 from profile_assets.quarantine import rejections
 
 SOURCE = "file_drop"

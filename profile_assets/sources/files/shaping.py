@@ -13,7 +13,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from profile_assets.contracts.unified_schema import match_columns
+from profile_assets.contracts.columns import match_columns
 from profile_assets.normalizers import fold_key, to_utc
 from profile_assets.quarantine.rejections import Rejection
 from profile_assets.sources.files.kinds import LOAD_COLUMNS, DropKind, raw_name
