@@ -1,4 +1,4 @@
-"""`profile-assets`: the sandbox, the demo, the Dagster UI, and the identity tools."""
+"""`profile-assets`: the sandbox, the demo, the Dagster UI, the identity and scoring tools."""
 
 from __future__ import annotations
 
@@ -145,6 +145,99 @@ def resolve(input_path: Path, output_path: Path, overrides: Path | None) -> None
             raise click.ClickException(str(error)) from error
     profiles = result.identity_map["profile_id"].nunique()
     console.print(f"{len(result.identity_map):,} records -> {profiles:,} profiles: {output_path}")
+
+
+@main.command()
+@click.option(
+    "--orders",
+    "orders_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV or Parquet with customer_id, order_ts or order_date, optional amount, order_id.",
+)
+@click.option("--as-of", required=True, help="Scoring date YYYY-MM-DD; later orders are ignored.")
+@click.option("--horizon-days", required=True, type=int, help="Prediction window after as-of.")
+@click.option(
+    "--out",
+    "output_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file; .csv or .parquet decides the format.",
+)
+@click.option("--seed", default=0, show_default=True, help="Same seed, same scores.")
+def score(orders_path: Path, as_of: str, horizon_days: int, output_path: Path, seed: int) -> None:
+    """Score every customer in an orders file: propensity, expected order days, churn."""
+    from rich.progress import Progress
+
+    from profile_assets.ml.score_file import ScoreInputError, score_file
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=stage)
+
+        try:
+            done = score_file(
+                orders_path,
+                output_path,
+                as_of=as_of,
+                horizon_days=horizon_days,
+                seed=seed,
+                progress=report,
+            )
+        except ScoreInputError as error:
+            raise click.ClickException(str(error)) from error
+    for note in done.notes:
+        console.print(f"note: {note}")
+    for warning in done.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"{len(done.result.scores):,} customers scored: {output_path}")
+
+
+@main.group()
+def model() -> None:
+    """The purchase models' versions: which is served, and changing that."""
+
+
+@model.command("list")
+def model_list() -> None:
+    """Every trained version with its holdout metrics; * marks the served one."""
+    from profile_assets.ml import registry
+
+    served = registry.current()
+    for version in registry.versions():
+        holdout = version.card.get("holdout", {})
+        mark = "*" if served and served.version == version.version else " "
+        print(
+            f"{mark} {version.version}  as_of {version.card.get('as_of')}  "
+            f"roc_auc {holdout.get('roc_auc')}  brier {holdout.get('brier')}"
+        )
+
+
+@model.command()
+@click.argument("version")
+def promote(version: str) -> None:
+    """Serve VERSION (then rematerialize ml/scores)."""
+    from profile_assets.ml import registry
+
+    try:
+        registry.promote(version)
+    except registry.RegistryError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(f"serving {version}")
+
+
+@model.command()
+def rollback() -> None:
+    """Serve the version promoted before the current one."""
+    from profile_assets.ml import registry
+
+    try:
+        chosen = registry.rollback()
+    except registry.RegistryError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(f"serving {chosen.version}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from profile_assets import settings
 from profile_assets.automation import JOBS, SCHEDULES, SENSORS
 from profile_assets.enrichment.assets import ENRICHMENT_ASSETS, ENRICHMENT_CHECKS
 from profile_assets.identity.assets import IDENTITY_ASSETS, IDENTITY_CHECKS
+from profile_assets.ml.assets import ML_ASSETS, ML_CHECKS
 from profile_assets.profiles.assets import PROFILE_ASSETS, PROFILE_CHECKS
 from profile_assets.resources import resources_for
 from profile_assets.sources.cdc.assets import CDC_ASSETS
@@ -36,6 +37,7 @@ staging_assets = STAGING_ASSETS
 enrichment_assets = ENRICHMENT_ASSETS
 identity_assets = IDENTITY_ASSETS
 profile_assets = PROFILE_ASSETS
+ml_assets = ML_ASSETS
 
 # --- checks: every asset has at least one ---------------------------------------------------
 asset_checks = [
@@ -44,11 +46,19 @@ asset_checks = [
     *ENRICHMENT_CHECKS,
     *IDENTITY_CHECKS,
     *PROFILE_CHECKS,
+    *ML_CHECKS,
 ]
 
 defs = Definitions(
     assets=_owned(
-        [*source_assets, *staging_assets, *enrichment_assets, *identity_assets, *profile_assets]
+        [
+            *source_assets,
+            *staging_assets,
+            *enrichment_assets,
+            *identity_assets,
+            *profile_assets,
+            *ml_assets,
+        ]
     ),
     asset_checks=asset_checks,
     resources=resources_for(settings.environment()),
