@@ -1,21 +1,28 @@
 """Erasure: a person's email, name and phone are gone from every table, the suppression
 record holds no address, and the next extract does not bring the profile back."""
 
-import re
-
+import fakesnow
 import pandas as pd
 import pytest
 from dagster import materialize
+from dagster_snowflake import SnowflakeResource
 
+from profile_assets.contracts.personal_data import registry
 from profile_assets.privacy.suppression import (
+    RecordColumn,
+    Suppressions,
     email_suppression_hash,
     filter_suppressed,
     hash_keys,
+    suppressed_mask,
+    suppressed_payload,
 )
-from profile_assets.profiles.erasure import erase_person, erase_person_job
+from profile_assets.profiles.erasure import erase, erase_person, erase_person_job
 from profile_assets.staging.assets import STAGING_ASSETS
 from profile_assets.staging.contacts import PERSON_SOURCES
 from profile_assets.staging.tables import CONTACTS
+from profile_assets.warehouse import DuckDBWarehouse, SnowflakeWarehouse
+from profile_assets_tests.erasure_support import occurrences
 from profile_assets_tests.golden_support import query, run_pipeline, staged_warehouse
 from profile_assets_tests.staging_support import raw_tables, staging_world
 
@@ -49,6 +56,47 @@ def test_filter_suppressed_drops_suppressed_source_records_without_an_address():
     hashed = hash_keys(pd.Series(["record:support_users:7"]), salt="s")
     kept = filter_suppressed(contacts, pd.DataFrame({"suppression_hash": hashed}), salt="s")
     assert kept["source_record_id"].tolist() == ["8"]
+
+
+def test_a_suppressed_mailbox_is_found_under_any_tag_case_or_gmail_dots():
+    suppressions = Suppressions(frozenset(), "s").with_keys(["x@miller.net", "janedoe@gmail.com"])
+    frame = pd.DataFrame(
+        {"email": ["X+news@Miller.net", "x@miller.net", "Jane.Doe+a@googlemail.com", "y@miller.net",
+                   None, "not an address"]}
+    )  # fmt: skip
+    mask = suppressed_mask(frame, suppressions, email_columns=("email",))
+    assert mask.tolist() == [True, True, True, False, False, False]
+
+
+def test_suppressed_mask_follows_record_ids_lists_and_per_row_sources():
+    suppressions = Suppressions(frozenset(), "s").with_keys(
+        ["record:crm_contacts:7", "record:storefront_orders:12"]
+    )
+    deals = pd.DataFrame({"contact_ids": ['["3", "7"]', '["8"]', None]})
+    lists = (RecordColumn("contact_ids", "crm_contacts", many=True),)
+    assert suppressed_mask(deals, suppressions, record_columns=lists).tolist() == [
+        True, False, False
+    ]  # fmt: skip
+    orders = pd.DataFrame({"source": ["storefront_orders", "crm_deals"], "order_id": [12.0, 12]})
+    per_row = (RecordColumn("order_id", source_column="source"),)
+    assert suppressed_mask(orders, suppressions, record_columns=per_row).tolist() == [True, False]
+
+
+def test_a_quarantined_payload_naming_a_suppressed_address_is_recognised():
+    suppressions = Suppressions(frozenset(), "s").with_keys(["x@miller.net"])
+    nested = {"properties": {"email": "X+1@miller.net", "phone": "1"}, "id": "5"}
+    assert suppressed_payload(nested, "crm_contacts", suppressions)
+    assert suppressed_payload("PC-1;x@miller.net;bad date", "file_contacts", suppressions)
+    assert not suppressed_payload({"email": "y@miller.net"}, "crm_contacts", suppressions)
+
+
+def test_every_registered_link_names_a_known_kind_and_parents_are_registered():
+    reg = registry()
+    assert reg.parents() <= set(reg.tables)
+    for entry in reg.tables.values():
+        assert entry.links or entry.sweep_only or entry.no_personal_data, entry.table
+    assert reg.entry("ml.anything_new").links[0].column == "profile_id"
+    assert reg.entry("raw.not_registered") is None
 
 
 def test_suppression_hash_is_salted_and_never_the_address():
@@ -116,40 +164,17 @@ def _people(warehouse, count: int) -> list[dict]:
     return people
 
 
-def _occurrences(warehouse, needles: set[str]) -> list[tuple[str, str, str]]:
-    """Every (table, column, needle) where a text rendering of the column holds a needle as a
-    whole token (not inside a longer address or name), in every table of the warehouse."""
-    tables = query(
-        warehouse,
-        "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
-        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')",
-    )["t"]
-    hits = []
-    with warehouse.connection() as conn:
-        for table in tables:
-            for column in conn.columns(table):
-                text = f'lower(CAST("{column}" AS VARCHAR))'
-                for needle in sorted(n.lower() for n in needles):
-                    found = conn.query_df(
-                        f"SELECT {text} AS v FROM {table} WHERE contains({text}, ?)", [needle]
-                    )["v"]
-                    token = re.compile(rf"(?<![\w.+-]){re.escape(needle)}(?![\w.-])")
-                    if any(token.search(v) for v in found):
-                        hits.append((table, column, needle))
-    return hits
-
-
 def test_erasure_leaves_no_email_name_or_phone_in_any_table(erased):
     warehouse, person, other, _, job_result = erased
     assert job_result.success
     for who in (person, other):
         needles = who["emails"] | who["phones"] | who["names"]
-        assert _occurrences(warehouse, needles) == [], who["profile_id"]
+        assert occurrences(warehouse, needles) == [], who["profile_id"]
 
 
 def test_erasure_removes_the_profile_everywhere_by_id(erased):
     warehouse, person, *_ = erased
-    hits = _occurrences(warehouse, {person["profile_id"]})
+    hits = occurrences(warehouse, {person["profile_id"]})
     assert {table for table, _, _ in hits} == {"ops.audit_log"}, "only the audit keeps the id"
 
 
@@ -208,8 +233,80 @@ def test_erasing_an_unknown_address_still_suppresses_it(erased):
     before = query(warehouse, "SELECT COUNT(*) AS n FROM staging.contacts")["n"].iloc[0]
     report = erase_person("nobody.here@example.invalid", warehouse=warehouse)
     assert not report.found and report.profile_ids == []
+    assert report.summary().startswith("no profile found, suppression recorded")
     assert query(warehouse, "SELECT COUNT(*) AS n FROM staging.contacts")["n"].iloc[0] == before
     hashes = set(
         query(warehouse, "SELECT suppression_hash FROM ops.suppressions")["suppression_hash"]
     )
     assert report.suppression_hash in hashes
+
+
+# --------------------------------------------------------------------------- on both dialects
+@pytest.fixture(params=["duckdb", "snowflake"])
+def small_warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        yield DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
+        return
+    with fakesnow.patch():
+        yield SnowflakeWarehouse(
+            snowflake=SnowflakeResource(
+                account="test", user="test", password="secret", database="PROFILE_ASSETS"
+            )
+        )
+
+
+def test_erasure_follows_record_lists_and_parents_on_every_dialect(small_warehouse, tmp_path):
+    """x@miller.net, asked for as X+gdpr@Miller.net: their CRM contact 7, the deal listing
+    them, their storefront order 70 and its item, their profile; nobody else's rows."""
+    tables = {
+        "staging.contacts": pd.DataFrame(
+            {"source": ["crm_contacts", "crm_contacts", "storefront_customers"],
+             "source_record_id": ["7", "8", "5"],
+             "email": ["x@miller.net", "y@miller.net", None],
+             "email_key": ["x@miller.net", "y@miller.net", None],
+             "phone": ["+15550001", "+15550002", "+15550001"]}
+        ),
+        "identity.identity_map": pd.DataFrame(
+            {"source": ["crm_contacts", "crm_contacts", "storefront_customers"],
+             "source_record_id": ["7", "8", "5"], "profile_id": ["p1", "p2", "p1"]}
+        ),
+        "raw.crm_contacts": pd.DataFrame(
+            {"_source_id": ["7", "8"], "email": ["X@miller.net", "y@miller.net"],
+             "phone": ["555-0001", "555-0002"]}
+        ),
+        "raw.crm_deals": pd.DataFrame(
+            {"_source_id": ["d1", "d2"], "contact_ids": ['["7", "8"]', '["8"]'],
+             "dealname": ["X Person renewal", "Y deal"]}
+        ),
+        "raw.storefront_orders": pd.DataFrame(
+            {"_source_id": ["70", "71"], "id": [70, 71], "customer_id": [5, 6]}
+        ),
+        "raw.storefront_order_items": pd.DataFrame(
+            {"_source_id": ["700", "710"], "id": [700, 710], "order_id": [70, 71]}
+        ),
+        "ops.rejected_records": pd.DataFrame(
+            {"payload": ['{"email": "x@miller.net"}', '{"email": "y@miller.net"}']}
+        ),
+    }  # fmt: skip
+    with small_warehouse.connection() as conn:
+        for name, frame in tables.items():
+            conn.write_df(frame, name, mode="replace")
+        report = erase(conn, "X+gdpr@Miller.net", run_id="r", tags={}, salt="s")
+        left = {name: conn.row_count(name) for name in tables}
+        deals = conn.query_df("SELECT _source_id FROM raw.crm_deals")["_source_id"].tolist()
+        items = conn.query_df("SELECT id FROM raw.storefront_order_items")["id"].tolist()
+    assert report.profile_ids == ["p1"]
+    assert left == {
+        "staging.contacts": 1, "identity.identity_map": 1, "raw.crm_contacts": 1,
+        "raw.crm_deals": 1, "raw.storefront_orders": 1, "raw.storefront_order_items": 1,
+        "ops.rejected_records": 1,
+    }  # fmt: skip
+    assert deals == ["d2"] and items == [710]
+    assert report.tables["raw.storefront_order_items"].how == "parent:order_id"
+    keys = ["x@miller.net", "record:storefront_orders:70", "record:crm_contacts:7"]
+    suppressed = Suppressions(frozenset(), "s").with_keys(keys).hashes
+    with small_warehouse.connection() as conn:
+        stored = set(
+            conn.query_df("SELECT suppression_hash FROM ops.suppressions")["suppression_hash"]
+        )
+    assert suppressed <= stored

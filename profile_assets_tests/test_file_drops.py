@@ -440,3 +440,36 @@ def test_world_deliveries_load_exactly_what_the_partner_holds(
     assert sorted(json.loads(p)["order_ref"] for p in quarantined) == sorted(
         amounts[amounts.isna()].index
     )
+
+
+# --------------------------------------------------------------------------- erased people
+def test_scrubbing_a_file_drops_only_the_suppressed_persons_rows_in_every_format(tmp_path):
+    from profile_assets.privacy.suppression import Suppressions
+    from profile_assets.sources.files.scrub import scrub_file
+
+    rows = pd.DataFrame(
+        {
+            "contact_ref": ["PC-1", "PC-2", "PC-3"],
+            "First Name": ["Ann", "Bo", "Cy"],
+            "E-mail": ["ann@x.org", "bo@x.org", "cy@x.org"],
+            "updated": ["2024-01-01 10:00:00", "not a time", "2024-01-02 10:00:00"],
+        }
+    )
+    suppressions = Suppressions(frozenset(), None).with_keys(
+        ["bo@x.org", "record:file_contacts:PC-3"]
+    )
+    paths = {
+        "a.csv": lambda p: p.write_bytes(rows.to_csv(index=False, sep="\t").encode("utf-16")),
+        "b.jsonl": lambda p: p.write_text(rows.to_json(orient="records", lines=True)),
+        "c.parquet": lambda p: rows.to_parquet(p),
+    }
+    for name, write in paths.items():
+        path = tmp_path / name
+        write(path)
+        assert scrub_file(path, CONTACTS, suppressions) == 2, name
+        data = path.read_bytes()
+        text = data.decode("utf-16") if name.endswith(".csv") else data.decode("latin_1")
+        if name.endswith(".parquet"):
+            text = pd.read_parquet(path).to_csv()
+        assert "ann@x.org" in text and "bo@x.org" not in text and "PC-3" not in text, name
+        assert scrub_file(path, CONTACTS, suppressions) == 0, "idempotent"

@@ -134,3 +134,22 @@ def test_unit_of_work_discards_writes_when_the_step_fails_before_commit(warehous
             raise RuntimeError("the step failed after recording its writes")
         assert _state(wh) == ([{"id": "a", "value": 1}], ["c1"])
         assert not wh.table_exists("ops.new_table")
+
+
+def test_compaction_leaves_no_bytes_of_deleted_rows_and_keeps_the_rest(warehouse, tmp_path):
+    secret = "erased.person.8271@example.org"
+    rows = pd.DataFrame({"id": range(2000), "email": [f"kept{i}@example.org" for i in range(2000)]})
+    rows.loc[1234, "email"] = secret
+    with warehouse.connection() as wh:
+        wh.write_df(rows, "raw.people", mode="replace")
+        wh.execute(f"DELETE FROM raw.people WHERE email = '{secret}'")
+    seconds = warehouse.compact()
+    with warehouse.connection() as wh:
+        assert wh.row_count("raw.people") == 1999
+    if isinstance(warehouse, DuckDBWarehouse):
+        assert seconds is not None and seconds >= 0
+        data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert secret.encode() not in data
+        assert not list(tmp_path.glob("*.compacting*"))
+    else:
+        assert seconds is None  # Snowflake owns its storage

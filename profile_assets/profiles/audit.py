@@ -17,7 +17,7 @@ import pandas as pd
 AUDIT_TABLE = "ops.audit_log"
 AUDIT_COLUMNS = [
     "audit_id",
-    "at",
+    "audited_at",  # not "at": Snowflake-on-DuckDB (fakesnow) parses AT as a keyword
     "run_id",
     "trigger",
     "triggered_by",
@@ -54,7 +54,7 @@ def audit_rows(
     trigger, triggered_by = run_trigger(tags)
     out = pd.DataFrame(
         {
-            "at": at,
+            "audited_at": at,
             "run_id": run_id,
             "trigger": trigger,
             "triggered_by": triggered_by,
@@ -67,4 +67,4 @@ def audit_rows(
         out[column] = changes[column].to_numpy() if column in changes else None
     ids = out["run_id"] + "|" + out["asset"] + "|" + out["action"] + "|" + out["profile_id"]
     out["audit_id"] = ids.map(lambda text: hashlib.sha256(text.encode()).hexdigest()[:32])
-    return out[AUDIT_COLUMNS].astype({c: "string" for c in AUDIT_COLUMNS if c != "at"})
+    return out[AUDIT_COLUMNS].astype({c: "string" for c in AUDIT_COLUMNS if c != "audited_at"})

@@ -3,7 +3,9 @@
 Raw tables hold the source's own columns plus `_source`, `_source_id`, `_extracted_at` (UTC),
 `_run_id`, `_op` ('upsert' | 'delete') and, for CDC, `_lsn`. A record that cannot be loaded
 is never dropped: it goes to `ops.rejected_records` with its payload and a reason, so that
-for every run and source, records read = records loaded + records rejected.
+for every run and source, records read = records loaded + records rejected + records
+suppressed. The one exception is an erased person's record: it is dropped on arrival and
+only counted (`suppressed_on_arrival`), never stored and never quarantined with its payload.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from profile_assets.privacy.suppression import Suppressions, suppressed_payload
 
 if TYPE_CHECKING:  # the warehouse module pulls in Dagster; only the annotation needs it
     from profile_assets.warehouse import UnitOfWork
@@ -65,23 +69,39 @@ class Rejection:
 
 @dataclass
 class LoadTally:
-    """Counts that must balance: read = loaded + rejected."""
+    """Counts that must balance: read = loaded + rejected + suppressed (an erased person's
+    records, dropped on arrival)."""
 
     read: int = 0
     loaded: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    suppressed: int = 0
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.loaded + len(self.rejected)
+        return self.read == self.loaded + len(self.rejected) + self.suppressed
 
     def as_metadata(self) -> dict[str, int | bool]:
         return {
             "records_read": self.read,
             "records_loaded": self.loaded,
             "records_rejected": len(self.rejected),
+            "suppressed_on_arrival": self.suppressed,
             "balanced": self.balanced,
         }
+
+
+def without_suppressed(
+    rejections: list[Rejection], suppressions: Suppressions, *, source: str | None = None
+) -> tuple[list[Rejection], int]:
+    """Rejections that do not belong to a suppressed person, and how many did. `source`:
+    whose record ids the payloads' id fields are, when not the rejections' own `source`."""
+    if not suppressions or not rejections:
+        return rejections, 0
+    kept = [
+        r for r in rejections if not suppressed_payload(r.payload, source or r.source, suppressions)
+    ]
+    return kept, len(rejections) - len(kept)
 
 
 def rejections_frame(rejections: Iterable[Rejection], *, run_id: str) -> pd.DataFrame:
@@ -110,7 +130,11 @@ def quarantine(unit: UnitOfWork, rejections: list[Rejection], *, run_id: str) ->
     step counts nothing twice.
 
     The table exists after any load, even a clean one, so "no rejections" reads as zero rows.
+    Loaders drop a suppressed person's rejections first (and count them); this checks again,
+    so no payload of an erased person is ever stored, whoever calls.
     """
+    if rejections:
+        rejections, _ = without_suppressed(rejections, Suppressions.load(unit.conn))
     frame = rejections_frame(rejections, run_id=run_id)
     if frame.empty:
         if not unit.conn.table_exists(REJECTED_TABLE):

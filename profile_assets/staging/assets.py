@@ -22,9 +22,10 @@ from dagster import (
 )
 
 from profile_assets.contracts.drift import SchemaDriftError
+from profile_assets.contracts.personal_data import registry
 from profile_assets.privacy.preview import preview_markdown
-from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
-from profile_assets.quarantine.rejections import quarantine
+from profile_assets.privacy.suppression import Suppressions
+from profile_assets.quarantine.rejections import quarantine, without_suppressed
 from profile_assets.staging.activity import stage_carts, stage_tickets, stage_web_activity
 from profile_assets.staging.contacts import PERSON_SOURCES, stage_contacts
 from profile_assets.staging.extract import Staged, schema_version
@@ -139,8 +140,7 @@ def run_step(
                 "problems": MetadataValue.md("\n".join(f"- {p}" for p in error.problems)),
             },
         ) from error
-    if step.table is CONTACTS:
-        staged = without_erased(conn, staged)
+    staged = without_erased(conn, step.table, staged)
     # Readers see the old rows or the new ones, never a mix; a changed column set reshapes it.
     with conn.unit_of_work() as unit:
         quarantine(unit, staged.rejections, run_id=run_id)
@@ -148,18 +148,20 @@ def run_step(
     return staged, missing
 
 
-def without_erased(conn: WarehouseConnection, staged: Staged) -> Staged:
-    """Erased people stay erased: their records, extracted again from a source that still
-    holds them, never reach staging (counted as skipped, never quarantined: that would keep
-    the very personal data the erasure removed)."""
-    if not conn.table_exists(SUPPRESSIONS_TABLE):
+def without_erased(conn: WarehouseConnection, table: StagingTable, staged: Staged) -> Staged:
+    """Erased people stay erased, in every staging table: their contacts, orders, tickets,
+    carts and web days (by the personal-data registry's links), should raw still hold any,
+    never reach staging (counted as skipped, never quarantined: that would keep the very
+    personal data the erasure removed)."""
+    suppressions = Suppressions.load(conn)
+    if not suppressions:
         return staged
-    kept = filter_suppressed(staged.frame, conn.query_df(f"SELECT * FROM {SUPPRESSIONS_TABLE}"))
-    erased = len(staged.frame) - len(kept)
-    if not erased:
+    kept, erased = registry().arrival(table.table).drop(staged.frame, suppressions)
+    rejections, refused = without_suppressed(staged.rejections, suppressions)
+    if not erased + refused:
         return staged
-    skipped = {**staged.skipped, "erased_person_suppressed": erased}
-    return replace(staged, frame=kept.reset_index(drop=True), skipped=skipped)
+    skipped = {**staged.skipped, "erased_person_suppressed": erased + refused}
+    return replace(staged, frame=kept, rejections=rejections, skipped=skipped)
 
 
 def result_metadata(staged: Staged, missing: list[str]) -> dict[str, object]:
@@ -169,6 +171,7 @@ def result_metadata(staged: Staged, missing: list[str]) -> dict[str, object]:
         "raw_rows_read": meta["raw_rows_read"],
         "rejected_rows": meta["rejected"],
         "skipped_rows": MetadataValue.json(meta["skipped"]),
+        "suppressed_on_arrival": meta["skipped"].get("erased_person_suppressed", 0),
         "added_source_columns": MetadataValue.json(meta["added_columns"]),
         "schema_version": schema_version(),
         "source_mappings": MetadataValue.json(meta["schema_versions"]),

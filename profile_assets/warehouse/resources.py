@@ -31,6 +31,13 @@ class Warehouse(ConfigurableResource, ABC):
     @abstractmethod
     def _open(self): ...
 
+    def compact(self) -> float | None:
+        """Leave no bytes of deleted rows in the warehouse's storage; returns the seconds it
+        took, or None where there is nothing to do because the engine owns its storage
+        (Snowflake: deleted micro-partitions age out through Time Travel and Fail-safe, a
+        retention the account sets)."""
+        return None
+
 
 class DuckDBWarehouse(Warehouse):
     """The embedded default: one DuckDB file. DuckDB allows one writer process at a time,
@@ -47,6 +54,32 @@ class DuckDBWarehouse(Warehouse):
             yield DuckDBConnection(con)
         finally:
             con.close()
+
+    def compact(self) -> float:
+        """CHECKPOINT, then copy the database into a new file and swap it in: DuckDB keeps a
+        deleted row's bytes in its blocks until they are reused, and a checkpoint alone does
+        not overwrite them (see /work/shared/NOTES.md). Needs the file to itself: no other
+        connection may be open (DuckDB's single-writer lock makes others wait or fail)."""
+        started = time.monotonic()
+        path = Path(self.path)
+        fresh = path.with_name(path.name + ".compacting")
+        fresh.unlink(missing_ok=True)
+        con = _connect_with_retry(self.path, self.open_timeout_seconds)
+        try:
+            con.execute("CHECKPOINT")
+            catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+            target = str(fresh).replace("'", "''")
+            con.execute(f"ATTACH '{target}' AS _compacted")
+            con.execute(f'COPY FROM DATABASE "{catalog}" TO _compacted')
+            con.execute("DETACH _compacted")
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
+        finally:
+            con.close()
+        fresh.replace(path)  # atomic: readers see the old file or the new one
+        Path(str(fresh) + ".wal").unlink(missing_ok=True)
+        return time.monotonic() - started
 
 
 def _connect_with_retry(path: str, timeout: float) -> duckdb.DuckDBPyConnection:

@@ -4,14 +4,27 @@ A batch is merged in ONE unit of work that also records, in `ops.cdc_state`, the
 it went up to; the slot is advanced only after that commit. A crash anywhere replays
 changes at worst (at-least-once), and replays change nothing: transactions at or below the
 stored LSN are skipped, and every row merge is guarded by `_lsn`.
+
+Rows of an erased person (by the personal-data registry's links: a customer by its address
+or id, their orders and carts by customer id, the items of those by order or cart id) are
+dropped before the merge, in snapshots and streams alike, and only counted. A dropped order
+or cart has its record key suppressed in the same unit of work, so its items are dropped
+too, whether they arrive in this batch or a later one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from profile_assets.contracts.personal_data import registry
+from profile_assets.privacy.suppression import (
+    SUPPRESSIONS_TABLE,
+    Suppressions,
+    suppression_rows,
+)
 from profile_assets.quarantine.rejections import DELETE, LOAD_COLUMNS, UPSERT
 from profile_assets.sources.cdc.batches import CdcBatch
 from profile_assets.sources.cdc.slot import SLOT
@@ -52,14 +65,54 @@ def stored_lsn(conn: WarehouseConnection, slot: str = SLOT) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def apply_cdc_batch(conn: WarehouseConnection, batch: CdcBatch, *, run_id: str) -> dict[str, int]:
+@dataclass
+class Applied:
+    """Rows merged, and rows of suppressed people dropped, per raw table."""
+
+    merged: dict[str, int] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)
+
+
+def without_suppressed(
+    frames: dict[str, pd.DataFrame], suppressions: Suppressions
+) -> tuple[dict[str, pd.DataFrame], dict[str, int], list[str]]:
+    """`frames` without a suppressed person's rows, the rows dropped per raw table, and the
+    record keys of dropped parent rows (orders, carts) whose children must follow them."""
+    if not suppressions:
+        return frames, {}, []
+    reg = registry()
+    parents = reg.parents()
+    kept, dropped, parent_keys = {}, {}, []
+    # Parents first, so their dropped ids reach the children of the same batch.
+    for name in sorted(frames, key=lambda n: by_name(n).raw_table not in parents):
+        table = by_name(name)
+        frame = frames[name]
+        ids = frame[table.key].astype(str)
+        mask = reg.arrival(table.raw_table).mask(frame.assign(_source_id=ids), suppressions)
+        mask = mask.to_numpy(dtype=bool)
+        kept[name] = frame[~mask].reset_index(drop=True)
+        if mask.any():
+            dropped[table.raw_table] = int(mask.sum())
+            if table.raw_table in parents:
+                source = table.raw_table.split(".", 1)[1]
+                keys = [f"record:{source}:{i}" for i in ids[mask]]
+                parent_keys += keys
+                suppressions = suppressions.with_keys(keys)
+    return kept, dropped, parent_keys
+
+
+def apply_cdc_batch(conn: WarehouseConnection, batch: CdcBatch, *, run_id: str) -> Applied:
     """Merge `batch` into the raw tables and record its LSN, in one unit of work: the merges
     and the state update commit together or not at all, on every dialect. Returns rows
-    merged per raw table. The tables must exist (`ensure_cdc_tables`).
+    merged and suppressed per raw table. The tables must exist (`ensure_cdc_tables`).
     """
     extracted_at = pd.Timestamp.now(tz="UTC")
+    frames, suppressed, parent_keys = without_suppressed(batch.frames, Suppressions.load(conn))
     with conn.unit_of_work() as unit:
-        for name, frame in batch.frames.items():
+        if parent_keys:
+            rows = suppression_rows(parent_keys, reason="arrival", run_id=run_id)
+            unit.merge(rows, SUPPRESSIONS_TABLE, ["suppression_hash"])
+        for name, frame in frames.items():
             if len(frame):
                 staged = unit.stage(frame.assign(_extracted_at=extracted_at, _run_id=run_id))
                 for sql in _upsert_sql(conn, by_name(name), staged, guarded=not batch.snapshot):
@@ -69,7 +122,7 @@ def apply_cdc_batch(conn: WarehouseConnection, batch: CdcBatch, *, run_id: str) 
                 unit.execute(_tombstone_missing_sql(conn, table, batch.lsn, run_id, extracted_at))
         for sql in _state_sql(conn, batch, run_id, extracted_at):
             unit.execute(sql)
-    return {by_name(n).raw_table: len(f) for n, f in batch.frames.items()}
+    return Applied({by_name(n).raw_table: len(f) for n, f in frames.items()}, suppressed)
 
 
 def _upsert_sql(

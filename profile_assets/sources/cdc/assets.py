@@ -79,6 +79,7 @@ def storefront_cdc(
             asset_key=asset_key(table),
             metadata={
                 "rows_applied": result.rows_by_table.get(name, 0),
+                "suppressed_on_arrival": result.suppressed_by_table.get(name, 0),
                 "dagster/row_count": totals[name],
                 "snapshot_rows": result.snapshot_rows,
                 "source_transactions": result.transactions,

@@ -13,7 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from profile_assets.sources.cdc.apply import apply_cdc_batch, ensure_cdc_tables, stored_lsn
+from profile_assets.sources.cdc.apply import (
+    Applied,
+    apply_cdc_batch,
+    ensure_cdc_tables,
+    stored_lsn,
+)
 from profile_assets.sources.cdc.batches import changes_batch, snapshot_batch
 from profile_assets.sources.cdc.slot import (
     PUBLICATION,
@@ -39,10 +44,16 @@ class SyncResult:
     transactions: int = 0
     lsn: int | None = None
     rows_by_table: dict[str, int] = field(default_factory=dict)
+    #: Rows of erased people dropped on arrival, per raw table.
+    suppressed_by_table: dict[str, int] = field(default_factory=dict)
 
-    def add(self, counts: dict[str, int]) -> None:
-        for table, n in counts.items():
-            self.rows_by_table[table] = self.rows_by_table.get(table, 0) + n
+    def add(self, applied: Applied) -> None:
+        for totals, counts in (
+            (self.rows_by_table, applied.merged),
+            (self.suppressed_by_table, applied.suppressed),
+        ):
+            for table, n in counts.items():
+                totals[table] = totals.get(table, 0) + n
 
 
 def sync(

@@ -58,6 +58,7 @@ def outcome_metadata(outcomes: list[FileOutcome], table_rows: int) -> dict:
         read=sum(o.tally.read for o in outcomes),
         loaded=sum(o.tally.loaded for o in outcomes),
         rejected=[r for o in outcomes for r in o.tally.rejected],
+        suppressed=sum(o.tally.suppressed for o in outcomes),
     )
     lines = [
         "| file | status | read | loaded | rejected | format | note |",

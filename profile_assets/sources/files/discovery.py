@@ -77,8 +77,9 @@ class DroppedFile:
         return target
 
 
-def fail_aside(dropped: DroppedFile, reason: str, drop_root: Path) -> None:
+def fail_aside(dropped: DroppedFile, reason: str, drop_root: Path) -> Path:
     """The reason is written first, so a failed file never sits there unexplained."""
     target = dropped.move_to(FAILED, drop_root)
     reason_file = target.with_name(target.name + ".reason.txt")
     reason_file.write_text(reason + "\n", encoding="utf-8")
+    return target

@@ -5,6 +5,8 @@ Rows merged on `_source_id`, rejections quarantined and the file's content hash 
 neither loses nor duplicates: before the commit nothing happened, after it the hash says
 "done" and a rerun only archives the file. A file that cannot be parsed at all is failed
 aside, and its hash is remembered too, so the same bytes are never retried forever.
+An erased person's rows and rejections are dropped before the commit (counted as
+suppressed) and the archived copy is rewritten without them (`scrub.py`).
 
 Everything here is Dagster-free; `assets.py` wires it into assets and a sensor.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from profile_assets.privacy.suppression import Suppressions
 from profile_assets.quarantine.rejections import (
     LoadTally,
     Rejection,
@@ -30,6 +33,7 @@ from profile_assets.sources.files.discovery import (
 )
 from profile_assets.sources.files.kinds import SOURCE, DropKind
 from profile_assets.sources.files.parsing import read_drop
+from profile_assets.sources.files.scrub import drop_suppressed, scrub_file
 from profile_assets.sources.files.shaping import empty_table, shape_rows
 from profile_assets.sources.files.sniffing import UnparseableFile
 from profile_assets.warehouse import UnitOfWork, WarehouseConnection
@@ -77,9 +81,11 @@ def load_file(
 ) -> FileOutcome:
     """Load one file exactly once (by content hash), then archive it; see the module doc."""
     kind, name = dropped.kind, dropped.name
+    suppressions = Suppressions.load(conn)
     known = _known_files(conn, kind).get(dropped.sha256)
     if known is not None and known["status"] == "loaded":
-        dropped.move_to(ARCHIVE, drop_root)
+        # Loaded before someone's erasure, perhaps: the archive keeps no erased person.
+        scrub_file(dropped.move_to(ARCHIVE, drop_root), kind, suppressions)
         return FileOutcome(name, dropped.sha256, "duplicate", LoadTally())
     if known is not None:  # failed before; the move aside may not have happened
         fail_aside(dropped, known["reason"], drop_root)
@@ -96,13 +102,19 @@ def load_file(
         run_id=run_id,
         extracted_at=pd.Timestamp.now(tz="UTC"),
     ).assign(_file=name, _file_sha256=dropped.sha256, _file_modified_at=dropped.modified_at)
-    rejections = parsed.rejections + bad_rows
-    tally = LoadTally(read=parsed.read, loaded=len(rows), rejected=rejections)
+    rows, rejections, suppressed = drop_suppressed(
+        rows, parsed.rejections + bad_rows, kind, suppressions
+    )
+    tally = LoadTally(
+        read=parsed.read, loaded=len(rows), rejected=rejections, suppressed=suppressed
+    )
     with conn.unit_of_work() as unit:
         unit.merge(rows, kind.table, ["_source_id"], version_columns=VERSION_COLUMNS)
         quarantine(unit, rejections, run_id=run_id)
         _record_file(unit, dropped, "loaded", tally, run_id=run_id)
-    dropped.move_to(ARCHIVE, drop_root)
+    archived = dropped.move_to(ARCHIVE, drop_root)
+    if suppressed:
+        scrub_file(archived, kind, suppressions)
     return FileOutcome(name, dropped.sha256, "loaded", tally, details=parsed.details)
 
 
@@ -116,7 +128,8 @@ def _load_failure(
     with conn.unit_of_work() as unit:
         quarantine(unit, [rejection], run_id=run_id)
         _record_file(unit, dropped, "failed", tally, run_id=run_id, reason=reason)
-    fail_aside(dropped, reason, drop_root)
+    # Kept aside for a person to look at, but not with an erased person's lines in it.
+    scrub_file(fail_aside(dropped, reason, drop_root), dropped.kind, Suppressions.load(conn))
     return FileOutcome(dropped.name, dropped.sha256, "failed", tally, reason=reason)
 
 

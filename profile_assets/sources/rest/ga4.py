@@ -18,10 +18,11 @@ import pandas as pd
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from requests import Response
 
+from profile_assets.privacy.suppression import Suppressions
 from profile_assets.quarantine.rejections import LoadTally, with_load_metadata
 from profile_assets.sources.rest.client import SourceClient
 from profile_assets.sources.rest.records import Field, parse_records
-from profile_assets.sources.rest.sync import replace_window
+from profile_assets.sources.rest.sync import drop_suppressed, replace_window
 from profile_assets.warehouse import WarehouseConnection
 
 SOURCE = "web_user_days"
@@ -130,6 +131,12 @@ def load_days(
         run_id=run_id,
         extracted_at=pd.Timestamp.now(tz="UTC"),
     )
+    rows, rejections, suppressed = drop_suppressed(
+        TABLE, rows, parsed.rejections, Suppressions.load(conn)
+    )
     window = f"CAST(date AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'"
-    replace_window(conn, TABLE, rows, window=window, rejections=parsed.rejections, run_id=run_id)
-    return LoadTally(read=len(records), loaded=len(rows), rejected=parsed.rejections), rows
+    replace_window(conn, TABLE, rows, window=window, rejections=rejections, run_id=run_id)
+    tally = LoadTally(
+        read=len(records), loaded=len(rows), rejected=rejections, suppressed=suppressed
+    )
+    return tally, rows

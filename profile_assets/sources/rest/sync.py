@@ -16,7 +16,11 @@ its records (`fields`). `sync()` does the rest, the same for every REST source:
   tombstones carrying the last values the source showed. A full refresh (`full_refresh=True`)
   re-reads everything and tombstones the ids the source no longer returns: the reconciliation
   for deletes no feed reports.
-- Records that cannot be typed go to `ops.rejected_records`; per run, read = loaded + rejected.
+- Records that cannot be typed go to `ops.rejected_records`; per run, read = loaded +
+  rejected + suppressed.
+- Records of an erased person (`ops.suppressions`, tested by the personal-data registry's
+  entry for the raw table) are dropped on arrival, valid or not, in incremental runs and full
+  reconciliations alike: counted, never stored, never quarantined.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from profile_assets.contracts.personal_data import registry
+from profile_assets.privacy.suppression import Suppressions
 from profile_assets.quarantine.rejections import (
     DELETE,
     UPSERT,
@@ -36,6 +42,7 @@ from profile_assets.quarantine.rejections import (
     Rejection,
     quarantine,
     with_load_metadata,
+    without_suppressed,
 )
 from profile_assets.sources.rest.records import Field, dig, parse_records
 from profile_assets.warehouse import UnitOfWork, WarehouseConnection
@@ -104,9 +111,14 @@ def save_cursor(unit: UnitOfWork, stream: str, cursor: str, run_id: str) -> None
 
 
 def typed_rows(
-    stream: Stream, records: Sequence[Any], *, run_id: str
-) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Raw rows with bookkeeping columns for `records`, and the rejections among them."""
+    stream: Stream,
+    records: Sequence[Any],
+    *,
+    run_id: str,
+    suppressions: Suppressions | None = None,
+) -> tuple[pd.DataFrame, list[Rejection], int]:
+    """Raw rows with bookkeeping columns for `records`, the rejections among them, and how
+    many records of suppressed people were dropped (from both)."""
     parsed = parse_records(
         records, stream.fields, key=stream.key, source=stream.source, required=[stream.version]
     )
@@ -120,7 +132,21 @@ def typed_rows(
         extracted_at=pd.Timestamp.now(tz="UTC"),
         op=op,
     )
-    return rows, parsed.rejections
+    return drop_suppressed(stream.table, rows, parsed.rejections, suppressions)
+
+
+def drop_suppressed(
+    table: str,
+    rows: pd.DataFrame,
+    rejections: list[Rejection],
+    suppressions: Suppressions | None,
+) -> tuple[pd.DataFrame, list[Rejection], int]:
+    """`rows` (bound for `table`) and `rejections` without a suppressed person's records."""
+    if not suppressions:
+        return rows, rejections, 0
+    rows, dropped = registry().arrival(table).drop(rows, suppressions)
+    rejections, refused = without_suppressed(rejections, suppressions)
+    return rows, rejections, dropped + refused
 
 
 def _commit(
@@ -131,8 +157,11 @@ def _commit(
     *,
     run_id: str,
     tally: LoadTally,
+    suppressions: Suppressions,
 ) -> pd.DataFrame:
-    rows, rejections = typed_rows(stream, records, run_id=run_id)
+    rows, rejections, suppressed = typed_rows(
+        stream, records, run_id=run_id, suppressions=suppressions
+    )
     with conn.unit_of_work() as unit:
         unit.merge(
             rows, stream.table, ["_source_id"], version_columns=[stream.version, "_extracted_at"]
@@ -142,6 +171,7 @@ def _commit(
             save_cursor(unit, stream.name, cursor, run_id)
     tally.loaded += len(rows)
     tally.rejected += rejections
+    tally.suppressed += suppressed
     return rows
 
 
@@ -155,6 +185,7 @@ def sync(
 ) -> SyncResult:
     """Read `stream` from its stored cursor (or from the start) into its raw table."""
     before = read_cursor(conn, stream.name)
+    suppressions = Suppressions.load(conn)
     tally = LoadTally()
     seen: set[str] = set()
     buffer: list[Any] = []
@@ -165,12 +196,16 @@ def sync(
         buffer += page.records
         cursor = page.cursor if page.cursor is not None else cursor
         if len(buffer) >= commit_records:
-            last = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
+            last = _commit(
+                conn, stream, buffer, cursor, run_id=run_id, tally=tally, suppressions=suppressions
+            )
             seen.update(_present_ids(stream, buffer) if full_refresh else ())
             buffer = []
     changed = cursor is not None and cursor != before
     if buffer or changed:
-        rows = _commit(conn, stream, buffer, cursor, run_id=run_id, tally=tally)
+        rows = _commit(
+            conn, stream, buffer, cursor, run_id=run_id, tally=tally, suppressions=suppressions
+        )
         seen.update(_present_ids(stream, buffer) if full_refresh else ())
         last = rows if len(rows) else last
     tombstoned = _tombstone_missing(conn, stream, seen, run_id) if full_refresh else 0
@@ -221,7 +256,8 @@ def replace_window(
     rejections: list,
     run_id: str,
 ) -> None:
-    """Replace the rows matching SQL predicate `window` by `rows`, in one unit of work.
+    """Replace the rows matching SQL predicate `window` by `rows`, in one unit of work
+    (callers drop a suppressed person's rows first: `drop_suppressed`).
 
     For snapshot sources (a GA4 day): a rerun or backfill of the window converges to the
     source's current answer and never duplicates.
