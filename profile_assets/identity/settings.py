@@ -21,6 +21,26 @@ DEFAULT_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("last_ph", "dob", "postcode"),
     ("names_ph", "city"),
     ("names_ph",),
+    # Without a shared identifier, pairs of typo-tolerant keys: each rule survives a typo in
+    # any field it does not use, and together they survive one in every field.
+    ("first_ph", "dob"),
+    ("last_ph", "dob"),
+    ("names_ph", "dob_ym"),
+    ("names_ph", "dob_yd"),
+    ("names_ph", "dob_md"),
+    ("first_tail", "last_tail"),
+    ("first_tail", "dob"),
+    ("last_tail", "dob"),
+    ("dob", "postcode"),
+    ("dob", "house_number"),
+    ("dob", "city"),
+    ("dob_md", "postcode_area"),
+    ("house_number", "street"),
+    ("house_number", "postcode", "last_ph"),
+    ("house_number", "postcode", "first_ph"),
+    ("street", "last_ph"),
+    ("street", "first_ph"),
+    ("dob",),
 )
 
 
