@@ -57,8 +57,9 @@ def test_resolve_names_only(tmp_path):
 
 
 def test_resolve_phone_only_writes_every_record(tmp_path):
-    phones = pd.DataFrame({"record_id": ["p1", "p2", "p3"],
-                           "phone": ["+44 20 7946 0958", "020 7946 0958", "+1 212 555 0100"]})  # fmt: skip
+    phones = pd.DataFrame(
+        {"record_id": ["p1", "p2", "p3"], "phone": ["+44 20 7946 0958", "020 7946 0958", None]}
+    )
     phones.to_csv(tmp_path / "phones.csv", index=False)
     resolved = _resolve(tmp_path / "phones.csv")
     assert sorted(resolved.index) == ["p1", "p2", "p3"]
