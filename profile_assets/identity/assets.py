@@ -40,15 +40,12 @@ from dagster import (
 from pydantic import Field
 
 from profile_assets.checks import pandera_table_check
-from profile_assets.identity.engine import (
-    ResolutionResult,
-    ResolutionState,
-    resolve_incremental,
-    resolve_records,
-)
+from profile_assets.identity.engine import resolve_records
 from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SINGLETON
 from profile_assets.identity.features import PERSON_FIELDS
+from profile_assets.identity.incremental import resolve_incremental
 from profile_assets.identity.metrics import pairwise_metrics
+from profile_assets.identity.results import ResolutionResult, ResolutionState
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.profiles.suppression import SUPPRESSIONS_TABLE, filter_suppressed
 from profile_assets.sandbox_state import read_state

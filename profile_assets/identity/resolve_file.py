@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from profile_assets.identity.engine import Progress, ResolutionResult, resolve_records
+from profile_assets.identity.engine import resolve_records
 from profile_assets.identity.features import LINK_FIELD
 from profile_assets.identity.overrides import Overrides
+from profile_assets.identity.results import Progress, ResolutionResult
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.sources.file_drops import UnparseableFile, decode_text, detect_dialect
 from profile_assets.staging.normalize import fold_key
