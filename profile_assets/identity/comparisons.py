@@ -285,17 +285,27 @@ def _unlike(field: CodedField, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def identity_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Pairs that are evidently two people whatever else they share: first names clearly
-    unlike (also after trying the other record's names the other way round), or clearly
-    different birth dates."""
+def first_names_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """First names clearly unlike, also after trying the other record's names the other way
+    round: two members of one household, whatever else they share. The other way round
+    means both crossed names alike (where both are present): one crossed look-alike alone
+    ("Larry Barr" / "Joel Barr") is a coincidence of short names, not a swap."""
     names = features.fields["first_name"]
     first, last = names.codes, features.fields["last_name"].codes
     fa, fb, la, lb = first[left], first[right], last[left], last[right]
-    crossed_alike = ((fa >= 0) & (lb >= 0) & ~_unlike(names, fa, lb)) | (
-        (la >= 0) & (fb >= 0) & ~_unlike(names, la, fb)
-    )
-    return (_unlike(names, fa, fb) & ~crossed_alike) | (_dob(features, left, right) == 0)
+
+    def alike(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a >= 0) & (b >= 0) & ~_unlike(names, a, b)
+
+    unknown = (la < 0) | (fb < 0)
+    crossed_alike = alike(fa, lb) & (alike(la, fb) | unknown)
+    return _unlike(names, fa, fb) & ~crossed_alike
+
+
+def identity_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pairs that are evidently two people whatever else they share: first names clearly
+    unlike, or clearly different birth dates."""
+    return first_names_conflict(features, left, right) | (_dob(features, left, right) == 0)
 
 
 def compare(

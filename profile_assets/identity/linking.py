@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 
 from profile_assets.identity import blocking, clustering
-from profile_assets.identity.comparisons import Comparison, default_comparisons
+from profile_assets.identity.comparisons import (
+    DOB_LEVELS,
+    Comparison,
+    default_comparisons,
+)
+from profile_assets.identity.features import Features
 from profile_assets.identity.identity_map import (
     build_identity_map,
     link_frame,
@@ -38,7 +43,7 @@ def resolve_scored(
     records, features, overrides = prepared.records, prepared.features, prepared.overrides
     comparisons = default_comparisons()
     links, refused_pairs = accepted_links(
-        comparisons, candidates, gamma, scores.probability, settings
+        comparisons, features, candidates, gamma, scores.probability, settings
     )
     must = pair_indices(overrides.must_link, features.record_keys)
     never = pair_indices(overrides.never_link, features.record_keys)
@@ -89,31 +94,33 @@ def resolve_scored(
 
 def accepted_links(
     comparisons: tuple[Comparison, ...],
+    features: Features,
     candidates: blocking.Candidates,
     gamma: np.ndarray,
     probability: np.ndarray,
     settings: ResolutionSettings,
 ) -> tuple[clustering.Links, pd.DataFrame]:
-    """Pairs above the link threshold; a pair whose own strong identifiers conflict (different
-    birth dates or link ids) is accepted only as a strong link."""
+    """Pairs above the link threshold; a pair whose own identifiers conflict (different birth
+    dates, link ids or clearly different first names) is accepted only as a strong link.
+
+    First names count because households share everything else (surname, address, phone):
+    EM, which sees many such pairs, would otherwise learn them as one person."""
     level = {c.name: gamma[:, k] for k, c in enumerate(comparisons)}
     strong = probability >= settings.strong_link_threshold
-    dob_conflict = level["dob"] == 0
-    link_conflict = level["link_id"] == 0
-    conflict = dob_conflict | link_conflict
     above = probability >= settings.link_threshold
-    accepted = above & (~conflict | strong)
+    reason = np.full(len(probability), None, dtype=object)
+    same_birth = level["dob"] >= DOB_LEVELS.index("day_month_swapped")
+    reason[(level["first_name"] == 0) & ~same_birth] = clustering.REASON_FIRST_NAME
+    reason[level["link_id"] == 0] = clustering.REASON_LINK
+    reason[level["dob"] == 0] = clustering.REASON_DOB
+    accepted = above & ((reason == None) | strong)  # noqa: E711 (elementwise)
     refused_idx = np.nonzero(above & ~accepted)[0]
     refused = pd.DataFrame(
         {
             "left": candidates.left[refused_idx],
             "right": candidates.right[refused_idx],
             "probability": probability[refused_idx],
-            "reason": np.where(
-                dob_conflict[refused_idx],
-                clustering.REASON_DOB,
-                clustering.REASON_LINK,
-            ),
+            "reason": reason[refused_idx],
         }
     )
     idx = np.nonzero(accepted)[0]
