@@ -23,10 +23,12 @@ from profile_assets.identity.comparisons import (
     compare,
     default_comparisons,
 )
+from profile_assets.identity.identity_map import pair_frame
 from profile_assets.identity.linking import resolve_scored
 from profile_assets.identity.overrides import Overrides
 from profile_assets.identity.preparation import prepare, previous_ids
 from profile_assets.identity.results import (
+    PAIR_COLUMNS,
     Progress,
     ResolutionResult,
     ResolutionState,
@@ -86,3 +88,18 @@ def resolve_records(
     result.stats["re_resolved_records"] = features.n
     result.stats["scored_pairs"] = len(candidates.left)
     return result
+
+
+def candidate_record_pairs(
+    records: pd.DataFrame, settings: ResolutionSettings | None = None
+) -> pd.DataFrame:
+    """The candidate pairs blocking finds (left/right `source`, `record_id`), without scoring:
+    blocking recall is measured on these apart from the model's decisions."""
+    settings = settings or ResolutionSettings()
+    prepared = prepare(records, None, settings)
+    if prepared is None:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    found = blocking.candidate_pairs(
+        prepared.features, settings.blocking_rules, settings.max_block_size
+    )
+    return pair_frame(prepared.records, found.left, found.right, {})

@@ -99,19 +99,19 @@ def with_reasons(
 
 
 def link_frame(records: pd.DataFrame, links: clustering.Links) -> pd.DataFrame:
-    return _pair_frame(records, links.left, links.right, {
+    return pair_frame(records, links.left, links.right, {
         "probability": links.probability, "forced": links.forced,
     })  # fmt: skip
 
 
 def refused_frame(records: pd.DataFrame, refused: pd.DataFrame) -> pd.DataFrame:
-    return _pair_frame(records, refused["left"].to_numpy(np.int64),
+    return pair_frame(records, refused["left"].to_numpy(np.int64),
                        refused["right"].to_numpy(np.int64),
                        {"probability": refused["probability"].to_numpy(),
                         "reason": refused["reason"].to_numpy()})  # fmt: skip
 
 
-def _pair_frame(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, extra: dict):
+def pair_frame(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, extra: dict):
     sources, ids = records["source"].to_numpy(object), records["record_id"].to_numpy(object)
     return pd.DataFrame(
         {

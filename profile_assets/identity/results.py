@@ -59,12 +59,14 @@ class ResolutionResult:
     state: ResolutionState | None = None
 
 
+PAIR_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id"]
+
+
 def empty_result() -> ResolutionResult:
-    pair_columns = ["left_source", "left_record_id", "right_source", "right_record_id"]
     return ResolutionResult(
         identity_map=pd.DataFrame(columns=IDENTITY_MAP_COLUMNS),
-        links=pd.DataFrame(columns=[*pair_columns, "probability", "forced"]),
-        refused_links=pd.DataFrame(columns=[*pair_columns, "probability", "reason"]),
+        links=pd.DataFrame(columns=[*PAIR_COLUMNS, "probability", "forced"]),
+        refused_links=pd.DataFrame(columns=[*PAIR_COLUMNS, "probability", "reason"]),
         events=pd.DataFrame(
             columns=["event", "profile_id", "related_profile_ids", "record_count", "reason"]
         ),  # fmt: skip
