@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -57,7 +56,11 @@ def shape_records(shape: str, people: int, seed: int) -> tuple[pd.DataFrame, pd.
 
 
 def _peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """This process's peak RSS (VmHWM). Not ru_maxrss: a child starts with its parent's
+    high-water mark from before exec, which would report the generator's memory."""
+    status = Path("/proc/self/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+    return int(kib) / 2**20
 
 
 def _engine_child(records_path: str, out_path: str, incremental: bool) -> dict:

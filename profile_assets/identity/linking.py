@@ -101,19 +101,21 @@ def accepted_links(
     settings: ResolutionSettings,
 ) -> tuple[clustering.Links, pd.DataFrame]:
     """Pairs above the link threshold; a pair whose own identifiers conflict (different birth
-    dates, link ids or clearly different first names) is accepted only as a strong link.
-
-    First names count because households share everything else (surname, address, phone):
-    EM, which sees many such pairs, would otherwise learn them as one person."""
+    dates or link ids) is accepted only as a strong link, and one whose first names are
+    clearly different is accepted only when the birth dates agree."""
     level = {c.name: gamma[:, k] for k, c in enumerate(comparisons)}
     strong = probability >= settings.strong_link_threshold
     above = probability >= settings.link_threshold
     reason = np.full(len(probability), None, dtype=object)
+    # A different first name without the same birth date: what such pairs share (surname,
+    # address, phone) is what a household shares, and the model, which multiplies those as
+    # if independent, overrates it; so no score bridges this conflict.
     same_birth = level["dob"] >= DOB_LEVELS.index("day_month_swapped")
-    reason[(level["first_name"] == 0) & ~same_birth] = clustering.REASON_FIRST_NAME
+    household = (level["first_name"] == 0) & ~same_birth
+    reason[household] = clustering.REASON_FIRST_NAME
     reason[level["link_id"] == 0] = clustering.REASON_LINK
     reason[level["dob"] == 0] = clustering.REASON_DOB
-    accepted = above & ((reason == None) | strong)  # noqa: E711 (elementwise)
+    accepted = above & ((reason == None) | (strong & ~household))  # noqa: E711 (elementwise)
     refused_idx = np.nonzero(above & ~accepted)[0]
     refused = pd.DataFrame(
         {
