@@ -14,7 +14,7 @@ from profile_assets.identity import (
     pairwise_metrics,
     resolve_records,
 )
-from profile_assets.identity.engine import IDENTITY_MAP_COLUMNS
+from profile_assets.identity.results import IDENTITY_MAP_COLUMNS
 from profile_assets_tests.identity_fixtures import (
     person_truth,
     synthetic_records,

@@ -42,15 +42,12 @@ from pydantic import Field
 
 from profile_assets.contracts.asset_checks import pandera_table_check
 from profile_assets.contracts.schema import RECORD_KEY, SCHEMAS_DIR
-from profile_assets.identity.engine import (
-    ResolutionResult,
-    ResolutionState,
-    resolve_incremental,
-    resolve_records,
-)
+from profile_assets.identity.engine import resolve_records
 from profile_assets.identity.evidence import RULE_MODEL, RULE_MUST_LINK, RULE_SINGLETON
 from profile_assets.identity.ground_truth import GroundTruth
+from profile_assets.identity.incremental import resolve_incremental
 from profile_assets.identity.metrics import pairwise_metrics
+from profile_assets.identity.results import ResolutionResult, ResolutionState
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.privacy.preview import preview_markdown
 from profile_assets.privacy.suppression import SUPPRESSIONS_TABLE, filter_suppressed
@@ -177,6 +174,29 @@ def match_rate(identity_map: pd.DataFrame) -> float:
 def overrides_digest(path: str | Path) -> str:
     path = Path(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "none"
+
+
+MODE_FULL, MODE_INCREMENTAL, MODE_UNCHANGED = "full", "incremental", "unchanged"
+
+
+def plan(
+    changes: dict[str, set],
+    *,
+    has_previous: bool,
+    overrides_same: bool,
+    has_stored_model: bool,
+    full_rebuild: bool,
+) -> str:
+    """Which run the asset makes: `unchanged` when nothing it matches on moved (no record
+    added, changed or removed, same overrides), `full` when the model must be estimated
+    afresh (asked for, first run, new overrides, or no stored model for these settings and
+    this population size), else `incremental` (only the changed records and their profiles).
+    """
+    if not full_rebuild and has_previous and overrides_same and not any(changes.values()):
+        return MODE_UNCHANGED
+    if full_rebuild or not has_previous or not overrides_same or not has_stored_model:
+        return MODE_FULL
+    return MODE_INCREMENTAL
 
 
 def settings_digest(settings: ResolutionSettings) -> str:
@@ -316,26 +336,27 @@ def identity_resolution(
 ):
     run_id = context.run.run_id
     now = pd.Timestamp.now(tz="UTC")
+    settings = ResolutionSettings()
     with warehouse.connection() as conn:
         contacts = read_live_contacts(conn)
         contacts["record_hash"] = record_hashes(contacts)
         previous = read_table(conn, IDENTITY_MAP)
         changes = changed_records(contacts, previous)
         digest = overrides_digest(config.overrides_path)
-        overrides_same = digest == _last_overrides_digest(conn)
-        unchanged = not any(changes.values()) and overrides_same
-        if unchanged and not config.full_rebuild and previous is not None:
-            context.log.info("no person record changed since the last run: nothing re-resolved")
-            yield from _results(
-                previous, None, changes, set(), digest, re_resolved=0, mode="unchanged",
-                ground_truth=ground_truth,
-            )  # fmt: skip
-            return
-        settings = ResolutionSettings()
         state = _stored_state(conn, settings_digest(settings), len(contacts))
-        full = config.full_rebuild or previous is None or state is None or not overrides_same
+        mode = plan(
+            changes,
+            has_previous=previous is not None,
+            overrides_same=digest == _last_overrides_digest(conn),
+            has_stored_model=state is not None,
+            full_rebuild=config.full_rebuild,
+        )
+        if mode == MODE_UNCHANGED:
+            context.log.info("no person record changed since the last run: nothing re-resolved")
+            yield from _results(previous, None, changes, set(), digest, re_resolved=0, mode=mode)
+            return
         records = person_records(contacts)
-        if full:
+        if mode == MODE_FULL:
             result = resolve_records(
                 records, previous_map=previous, overrides=config.overrides_path, settings=settings
             )
@@ -351,19 +372,13 @@ def identity_resolution(
         events = result.events.astype({"record_count": "int64"}).assign(
             run_id=run_id, resolved_at=now
         )
-        mode = "full" if full else "incremental"
         run_row = pd.DataFrame(
-            {
-                "run_id": [run_id],
-                "resolved_at": [now],
-                "mode": [mode],
-                "records": [len(identity_map)],
-                "overrides_digest": [digest],
-            }
-        )
+            {"run_id": [run_id], "resolved_at": [now], "mode": [mode],
+             "records": [len(identity_map)], "overrides_digest": [digest]}
+        )  # fmt: skip
         state_row = (
             _state_row(result, settings_digest(settings), len(contacts), run_id, now)
-            if full
+            if mode == MODE_FULL
             else None
         )
         _publish(conn, identity_map, links, events, run_row, state_row)

@@ -26,6 +26,7 @@ REASON_EMAILS = "max_emails_per_profile"
 REASON_PHONES = "max_phones_per_profile"
 REASON_DOB = "conflicting_date_of_birth"
 REASON_LINK = "conflicting_link_id"
+REASON_FIRST_NAME = "conflicting_first_name"
 REASON_NEVER = "never_link_override"
 
 

@@ -112,25 +112,33 @@ def _string_comparison(
     return Comparison(name, ("different", *labels, "exact"), field, compute)
 
 
+DOB_LEVELS = ("different", "year_off_by_one", "day_month_swapped", "one_edit", "exact")
+
+
 def _dob(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """exact / near (one mistyped or transposed digit, or day and month swapped) / different."""
+    """Levels for the ways one birth date gets mistyped, each with its own m and u: the year
+    off by one, day and month swapped, one digit mistyped or two transposed."""
     coded = features.fields["dob"]
     a, b = coded.codes[left], coded.codes[right]
-    out = np.full(len(a), MISSING, dtype=np.int8)
-    present = (a >= 0) & (b >= 0)
-    exact = present & (a == b)
-    other = present & ~exact
-    distance = pair_similarity(coded, a[other], b[other], DamerauLevenshtein.distance)
-    swapped = _day_month_swapped_codes(coded)[a[other]] == b[other]
-    out[other] = ((distance <= 1) | swapped).astype(np.int8)
-    out[exact] = 2
+    out = _graded(coded, a, b, None, ())
+    out[out == 1] = DOB_LEVELS.index("exact")
+    other = np.nonzero(out == 0)[0]
+    out[other] = per_distinct_pair(coded, a[other], b[other], _date_level)
     return out
 
 
-def _day_month_swapped_codes(coded: CodedField) -> np.ndarray:
-    """For each ISO date value, the code of the same date with day and month swapped (or -1)."""
-    swapped = [f"{v[:4]}-{v[8:10]}-{v[5:7]}" for v in coded.values]
-    return pd.Index(coded.values).get_indexer(swapped)
+def _date_level(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The DOB_LEVELS level of each pair of distinct ISO dates."""
+    edits = np.asarray(process.cpdist(x, y, scorer=DamerauLevenshtein.distance, workers=-1))
+    x, y = pd.Series(x, dtype=object).str, pd.Series(y, dtype=object).str
+    same_year, same_month_day = (x[:4] == y[:4]).to_numpy(), (x[5:] == y[5:]).to_numpy()
+    swapped = same_year & (x[5:7] == y[8:]).to_numpy() & (x[8:] == y[5:7]).to_numpy()
+    year_gap = np.abs(x[:4].astype(int).to_numpy() - y[:4].astype(int).to_numpy())
+    level = np.zeros(len(edits), dtype=np.int8)
+    level[same_month_day & (year_gap == 1)] = DOB_LEVELS.index("year_off_by_one")
+    level[swapped] = DOB_LEVELS.index("day_month_swapped")
+    level[edits <= 1] = DOB_LEVELS.index("one_edit")
+    return level
 
 
 def _exact_only(name: str, field: str) -> Comparison:
@@ -202,13 +210,16 @@ def _house_numbers(addresses: np.ndarray) -> np.ndarray:
     return found.fillna("").to_numpy(dtype=object)
 
 
-LOCATION_LEVELS = ("different", "same_city", "same_postcode", "similar_address", "same_address")
+LOCATION_LEVELS = (
+    "different", "same_city", "postcode_one_edit", "same_postcode", "similar_address",
+    "same_address",
+)  # fmt: skip
 
 
 def _location(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """One comparison for where someone lives, since postcode, city and street agree together
     (counting them separately would count one fact three times). Street levels need the
-    postcodes not to disagree."""
+    postcodes not to disagree by more than one typed character."""
     f = features.fields
     pa, pb = f["postcode"].codes[left], f["postcode"].codes[right]
     ca, cb = f["city"].codes[left], f["city"].codes[right]
@@ -220,15 +231,28 @@ def _location(features: Features, left: np.ndarray, right: np.ndarray) -> np.nda
     )
     out = np.full(len(pa), MISSING, dtype=np.int8)
     out[has_pc | has_city | has_street] = 0
-    out[has_city & (ca == cb)] = 1
-    out[has_pc & (pa == pb)] = 2
+    city = np.zeros(len(pa))
+    city[has_city] = pair_similarity(
+        f["city"], ca[has_city], cb[has_city], JaroWinkler.normalized_similarity
+    )
+    out[city >= _CITY_TYPO_SIMILARITY] = LOCATION_LEVELS.index("same_city")
+    postcode = np.full(len(pa), 9.0)
+    postcode[has_pc] = pair_similarity(
+        f["postcode"], pa[has_pc], pb[has_pc], DamerauLevenshtein.distance
+    )
+    out[postcode == 1] = LOCATION_LEVELS.index("postcode_one_edit")
+    out[postcode == 0] = LOCATION_LEVELS.index("same_postcode")
     street = np.zeros(len(pa))
     street[has_street] = per_distinct_pair(f["address"], sa[has_street], sb[has_street],
                                            _address_similarity)  # fmt: skip
-    same_area = ~(has_pc & (pa != pb))
-    out[same_area & (street >= 70)] = 3
-    out[same_area & (street >= 90)] = 4
+    same_area = ~has_pc | (postcode <= 1)
+    out[same_area & (street >= 70)] = LOCATION_LEVELS.index("similar_address")
+    out[same_area & (street >= 90)] = LOCATION_LEVELS.index("same_address")
     return out
+
+
+#: Jaro-Winkler at which two city names are one city mistyped ("coonawwarra").
+_CITY_TYPO_SIMILARITY = 0.92
 
 
 def default_comparisons() -> tuple[Comparison, ...]:
@@ -241,7 +265,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
         ),
         Comparison("email", ("different", "variant", "exact"), "email", _email),
         _string_comparison("phone", "phone", Levenshtein.normalized_similarity, (0.9,), ("typo",)),
-        Comparison("dob", ("different", "near", "exact"), "dob", _dob),
+        Comparison("dob", DOB_LEVELS, "dob", _dob),
         Comparison("location", LOCATION_LEVELS, "address", _location),
         _exact_only("link_id", "link_id"),
     )
@@ -261,17 +285,27 @@ def _unlike(field: CodedField, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def identity_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Pairs that are evidently two people whatever else they share: first names clearly
-    unlike (also after trying the other record's names the other way round), or clearly
-    different birth dates."""
+def first_names_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """First names clearly unlike, also after trying the other record's names the other way
+    round: two members of one household, whatever else they share. The other way round
+    means both crossed names alike (where both are present): one crossed look-alike alone
+    ("Larry Barr" / "Joel Barr") is a coincidence of short names, not a swap."""
     names = features.fields["first_name"]
     first, last = names.codes, features.fields["last_name"].codes
     fa, fb, la, lb = first[left], first[right], last[left], last[right]
-    crossed_alike = ((fa >= 0) & (lb >= 0) & ~_unlike(names, fa, lb)) | (
-        (la >= 0) & (fb >= 0) & ~_unlike(names, la, fb)
-    )
-    return (_unlike(names, fa, fb) & ~crossed_alike) | (_dob(features, left, right) == 0)
+
+    def alike(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a >= 0) & (b >= 0) & ~_unlike(names, a, b)
+
+    unknown = (la < 0) | (fb < 0)
+    crossed_alike = alike(fa, lb) & (alike(la, fb) | unknown)
+    return _unlike(names, fa, fb) & ~crossed_alike
+
+
+def identity_conflict(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pairs that are evidently two people whatever else they share: first names clearly
+    unlike, or clearly different birth dates."""
+    return first_names_conflict(features, left, right) | (_dob(features, left, right) == 0)
 
 
 def compare(

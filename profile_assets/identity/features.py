@@ -8,6 +8,7 @@ of records. Normalization runs once per distinct raw value for the same reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -54,6 +55,9 @@ def build_features(records: pd.DataFrame) -> Features:
     country = _code(col("country"), normalize.normalize_country)
     email = _code(col("email"), normalize.email_match_key)
     first_ph, last_ph = _phonetic(first_name, last_name)
+    dob = _code(col("date_of_birth"), _dates)
+    address = _code(col("address_line1"), _each(_keys.clean_address))
+    postcode = _postcodes(col("postcode"), country)
     fields = {
         "email": email,
         "email_local": _derived(email, _each(_email_local)),
@@ -65,10 +69,11 @@ def build_features(records: pd.DataFrame) -> Features:
         "first_ph": first_ph,
         "last_ph": last_ph,
         "names_ph": _unordered(first_ph, last_ph),
-        "dob": _code(col("date_of_birth"), _dates),
-        "postcode": _postcodes(col("postcode"), country),
+        "dob": dob,
+        "postcode": postcode,
         "city": _code(col("city"), _each(normalize.fold_key)),
-        "address": _code(col("address_line1"), _each(_keys.clean_address)),
+        "address": address,
+        **blocking_keys(first_name, last_name, dob, address, postcode),
     }
     keys = record_keys(records["source"], records["record_id"])
     return Features(record_keys=keys, fields=fields)
@@ -80,6 +85,8 @@ Normalizer = Callable[[pd.Series], pd.Series]
 def _code(raw: pd.Series, normalizer: Normalizer) -> CodedField:
     """Normalize once per distinct raw value, then code the normalized values."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    if len(uniques) == 0:  # nothing to normalize; some normalizers fail on an empty Series
+        return CodedField(codes.astype(np.int64), np.zeros(0, dtype=object))
     return _recode(codes, normalizer(pd.Series(uniques, dtype=object)))
 
 
@@ -228,6 +235,39 @@ def _unordered(a: CodedField, b: CodedField) -> CodedField:
     present = key >= 0
     out = np.where(present, codes, -1).astype(np.int64)
     return CodedField(out, np.asarray(uniques, dtype=object))
+
+
+def blocking_keys(
+    first: CodedField, last: CodedField, dob: CodedField, address: CodedField, postcode: CodedField
+) -> dict[str, CodedField]:
+    """Coarse keys that survive one typo in the field they come from, so that blocking
+    rules combining two of them still meet typo'd duplicates that share no exact value.
+
+    A one-digit edit of a birth date leaves two of (year, month, day) intact; `dob_md`
+    (year with day and month unordered) survives a day/month swap. Name tails (last three
+    letters) survive the first-letter typos that change a Soundex code. Street name and house
+    number survive a typo in the other; a postcode's first three characters its last digit.
+    """
+    return {
+        "dob_ym": _derived(dob, _each(lambda v: v[:7])),
+        "dob_yd": _derived(dob, _each(lambda v: v[:4] + v[7:])),
+        "dob_md": _derived(dob, _each(lambda v: v[:4] + "".join(sorted((v[5:7], v[8:]))))),
+        "first_tail": _derived(first, _each(lambda v: v[-3:] if len(v) > 3 else None)),
+        "last_tail": _derived(last, _each(lambda v: v[-3:] if len(v) > 3 else None)),
+        "house_number": _derived(address, _each(_house_number)),
+        "street": _derived(address, _each(_street_name)),
+        "postcode_area": _derived(postcode, _each(lambda v: v[:3] if len(v) > 3 else None)),
+    }
+
+
+def _house_number(address: str) -> str | None:
+    match = re.search(r"\d+", address)
+    return match.group() if match else None
+
+
+def _street_name(address: str) -> str | None:
+    """The street line's words without numbers: what neighbours and one person share."""
+    return " ".join(w for w in address.split() if not w.isdigit()) or None
 
 
 def _email_local(key: str) -> str | None:

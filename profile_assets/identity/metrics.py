@@ -46,3 +46,28 @@ def pairwise_metrics(pred_map: pd.DataFrame, truth: pd.DataFrame) -> dict[str, f
         "recall": round(recall, 5),
         "f1": round(f1, 5),
     }
+
+
+def blocking_recall(candidates: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float | int]:
+    """Share of true pairs among `candidates` (left/right source and record_id, e.g. from
+    `engine.candidate_record_pairs`), measured apart from scoring: what blocking lets through."""
+    truth = truth.rename(columns={"source_id": "source_record_id"}).astype(
+        {"source": str, "source_record_id": str}
+    )
+    person = truth.set_index(["source", "source_record_id"])["person_id"]
+    person = person[person.notna()]
+    true_pairs = _pairs(person.value_counts())
+
+    def side(name: str) -> pd.Series:
+        keys = pd.MultiIndex.from_arrays(
+            [candidates[f"{name}_source"].astype(str), candidates[f"{name}_record_id"].astype(str)]
+        )
+        return person.reindex(keys).to_numpy()
+
+    left, right = side("left"), side("right")
+    found = int(((left == right) & pd.notna(left)).sum())
+    return {
+        "candidate_pairs": len(candidates),
+        "true_pairs": true_pairs,
+        "blocking_recall": round(found / true_pairs, 5) if true_pairs else 1.0,
+    }

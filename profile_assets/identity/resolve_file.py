@@ -8,16 +8,21 @@ input record exactly once with its `record_id` unchanged, its `profile_id` and
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from profile_assets.contracts.columns import match_columns
-from profile_assets.identity.engine import Progress, ResolutionResult, resolve_records
+from profile_assets.identity.engine import resolve_records
 from profile_assets.identity.features import LINK_FIELD
 from profile_assets.identity.overrides import Overrides
+from profile_assets.identity.results import Progress, ResolutionResult
 from profile_assets.identity.settings import ResolutionSettings
 from profile_assets.normalizers import fold_key
+from profile_assets.sources.files.sniffing import UnparseableFile, decode_text, detect_dialect
 
 #: Bookkeeping columns the person schema does not define, by folded name.
 _KEY_COLUMNS = {"recordid": "record_id", "source": "source", "linkid": LINK_FIELD}
@@ -29,14 +34,53 @@ class InputError(ValueError):
 
 
 def read_records(path: str | Path) -> pd.DataFrame:
-    """CSV (all columns as text, only empty cells missing) or Parquet."""
+    """CSV (all columns as text, only empty cells missing) or Parquet.
+
+    CSV files come from spreadsheets and partners: their encoding (BOM, UTF-8, cp1252,
+    Latin-1, UTF-16) and delimiter are detected the way file drops detect them. Parquet
+    columns of any type (lists, structs, bytes, categoricals, tz-aware timestamps) become
+    text in `canonical_records`, because the engine compares strings. An empty file is an
+    empty table.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    kind = _kind(path)
-    if kind == "csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    return pd.read_parquet(path)
+    if _kind(path) == "parquet":
+        return pd.read_parquet(path)
+    data = path.read_bytes()
+    if not data.strip():
+        return pd.DataFrame(columns=["record_id"])
+    try:
+        text, _ = decode_text(data)
+        dialect = detect_dialect(text)
+    except UnparseableFile as error:
+        raise InputError(f"{path}: {error}") from error
+    return pd.read_csv(
+        io.StringIO(text), sep=dialect.delimiter, quotechar=dialect.quotechar, dtype=str,
+        keep_default_na=False, na_values=[""], skipinitialspace=True,
+    )  # fmt: skip
+
+
+def _text_column(values: pd.Series) -> pd.Series:
+    """A Parquet column as text (None where missing): dates as ISO text, nested values as
+    JSON, bytes decoded as UTF-8."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), None)
+    return values.astype(object).map(_text, na_action="ignore").where(values.notna(), None)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone or post code stored as a number must not gain '.0'
+    return str(value)
 
 
 def canonical_records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -49,13 +93,14 @@ def canonical_records(frame: pd.DataFrame) -> pd.DataFrame:
         raise InputError(str(error)) from error
     if "record_id" not in keys.values():
         raise InputError(f"no `record_id` column (columns: {', '.join(map(str, frame.columns))})")
-    if not person:
+    if not person and len(frame):  # an empty table resolves to an empty map, whatever columns
         raise InputError(
             "no person fields recognized (columns: "
             f"{', '.join(map(str, frame.columns))}); expected some of first_name, last_name, "
             "full_name, email, phone, date_of_birth, address_line1, city, postcode, country"
         )
     records = frame[list(keys) + list(person)].rename(columns={**keys, **person})
+    records = records.apply(_text_column)
     ids = records["record_id"]
     if ids.isna().any():
         raise InputError(f"{int(ids.isna().sum())} records have an empty record_id")
