@@ -353,7 +353,10 @@ def identity_resolution(
         )
         if mode == MODE_UNCHANGED:
             context.log.info("no person record changed since the last run: nothing re-resolved")
-            yield from _results(previous, None, changes, set(), digest, re_resolved=0, mode=mode)
+            yield from _results(
+                previous, None, changes, set(), digest, re_resolved=0, mode=mode,
+                ground_truth=ground_truth,
+            )  # fmt: skip
             return
         records = person_records(contacts)
         if mode == MODE_FULL:
