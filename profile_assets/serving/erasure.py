@@ -3,9 +3,11 @@ cleaned here, above both layers, the moment the warehouse erasure commits."""
 
 from __future__ import annotations
 
-from profile_assets.profiles.erasure import ErasureReport, erase_person
+from profile_assets.profiles.erasure import ErasureReport, TableOutcome, erase_person
 from profile_assets.serving.snapshot import remove_profiles
 from profile_assets.warehouse import Warehouse
+
+SNAPSHOT = "serving.snapshot"
 
 
 def erase_everywhere(email: str, *, warehouse: Warehouse | None = None) -> ErasureReport:
@@ -13,5 +15,7 @@ def erase_everywhere(email: str, *, warehouse: Warehouse | None = None) -> Erasu
     report = erase_person(email, warehouse=warehouse)
     removed = remove_profiles(report.profile_ids)
     if removed:
-        report.rows_deleted["serving.snapshot"] = removed
+        report.tables[SNAPSHOT] = TableOutcome(
+            SNAPSHOT, linked=removed, deleted=removed, how="profile id, in the live snapshot file"
+        )
     return report
