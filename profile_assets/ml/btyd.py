@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 #: Customers used for one fit: beyond this the parameter estimates no longer move.
-MAX_FIT_CUSTOMERS = 40_000
+MAX_FIT_CUSTOMERS = 20_000
 
 
 @dataclass(frozen=True)
