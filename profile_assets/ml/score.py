@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 from threadpoolctl import threadpool_limits
 
 from profile_assets.ml.btyd import Summary
@@ -28,6 +29,7 @@ from profile_assets.ml.calibration import anchor, implied_p_any, rescale_horizon
 from profile_assets.ml.features import Btyd, OrderDays, base_features, to_day
 from profile_assets.ml.spec import ModelSpec, load_specs
 from profile_assets.ml.training import (
+    MIN_OFFSET,
     CutoffPlan,
     FittedModel,
     NotEnoughHistory,
@@ -105,7 +107,7 @@ def _score(
     models = _fit_pair(specs, sample_rows(rows, training.max_rows, seed), seed)
     report("scoring", 0.9)
     current = point_in_time_rows(days, as_of_day, plan.train_horizon, btyd)
-    propensity, expected = predict_pair(models, current, implied_only=plan.rescaled)
+    propensity, expected = predict_pair(models, current)
     if plan.rescaled:
         propensity, expected = rescale_horizon(
             propensity,
@@ -143,17 +145,21 @@ def _score_frame(customers: pd.Index, propensity, expected) -> pd.DataFrame:
 
 
 def predict_pair(
-    models: Mapping[str, FittedModel], rows: pd.DataFrame, *, implied_only: bool = False
+    models: Mapping[str, FittedModel], rows: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Propensity (classifier ranking, level anchored on the count model) and expected days.
+    """Propensity and expected order days for the training horizon.
 
-    With `implied_only` the classifier is skipped and the propensity is the count model's
-    implied P(any): used when training windows are shorter than the horizon, where the
-    classifier learned a different question.
+    Expected days come from the count model. The propensity ranks by the spec's blend of the
+    classifier and log(expected days) and takes its level from the purchasers the count model
+    implies (1 - (1 - P_bg)^(E / E_bg) per customer; see `calibration`).
     """
-    implied = implied_p_any(rows["bg_p_any"].to_numpy(), models[EXPECTED].correction(rows))
-    propensity = implied if implied_only else anchor(models[PROPENSITY].predict(rows), implied)
-    return propensity, models[EXPECTED].predict(rows)
+    expected = models[EXPECTED].predict(rows)
+    intensity = expected / np.maximum(rows["bg_expected"].to_numpy(), MIN_OFFSET)
+    implied = implied_p_any(rows["bg_p_any"].to_numpy(), intensity)
+    weight = models[PROPENSITY].spec.ranking.classifier_weight
+    classifier = np.clip(models[PROPENSITY].predict(rows), 1e-6, 1 - 1e-6)
+    ranking = expit(weight * logit(classifier) + np.log(np.maximum(expected, MIN_OFFSET)))
+    return anchor(ranking, implied), expected
 
 
 def _fit_pair(specs: Mapping[str, ModelSpec], rows: pd.DataFrame, seed: int) -> dict:

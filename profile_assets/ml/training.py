@@ -146,10 +146,6 @@ class FittedModel:
             return self.estimator.predict(features) * _offset(self.spec, rows)
         return self.estimator.predict_proba(features)[:, 1]
 
-    def correction(self, rows: pd.DataFrame) -> np.ndarray:
-        """The learned factor on the offset (1 where the model agrees with it)."""
-        return self.estimator.predict(rows[list(self.spec.features)])
-
 
 def fit_model(spec: ModelSpec, rows: pd.DataFrame, seed: int) -> FittedModel:
     """Fit the spec's estimator on stacked rows (the label kind picks the target).
