@@ -1,4 +1,4 @@
-"""`profile-assets score`: every customer once, clear errors and counted drops, never a traceback."""
+"""`profile-assets score`: each customer once, clear errors, counted drops, no traceback."""
 
 from __future__ import annotations
 

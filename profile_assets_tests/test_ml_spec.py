@@ -16,7 +16,7 @@ def test_reviewed_specs_load_with_their_contracts():
     assert set(specs) == {"churn", "purchase_propensity", "expected_orders"}
     assert specs["churn"].estimator.of == "purchase_propensity"
     assert specs["expected_orders"].label.kind == "order_day_count"
-    assert specs["expected_orders"].estimator.offset == "bg_expected"
+    assert specs["expected_orders"].estimator.offset == "pn_expected"
     assert all(s.promotion.tolerance >= 0 for s in specs.values())
 
 

@@ -202,7 +202,8 @@ def _minimize(objective, start: np.ndarray) -> np.ndarray:
     """
 
     def bounded(theta: np.ndarray) -> float:
-        return objective(np.clip(theta, -9.0, 9.0))
+        with np.errstate(all="ignore"):  # overflow is a bad region; _penalized handles it
+            return objective(np.clip(theta, -9.0, 9.0))
 
     best = None
     for offset in (0.0, -1.0, 1.0):
