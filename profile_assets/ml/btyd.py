@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 #: Customers used for one fit: beyond this the parameter estimates no longer move.
-MAX_FIT_CUSTOMERS = 40_000
+MAX_FIT_CUSTOMERS = 20_000
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,8 @@ def _minimize(objective, start: np.ndarray) -> np.ndarray:
     """
 
     def bounded(theta: np.ndarray) -> float:
-        return objective(np.clip(theta, -9.0, 9.0))
+        with np.errstate(all="ignore"):  # overflow is a bad region; _penalized handles it
+            return objective(np.clip(theta, -9.0, 9.0))
 
     best = None
     for offset in (0.0, -1.0, 1.0):

@@ -107,6 +107,17 @@ class PromotionSpec(_Frozen):
     tolerance: Annotated[float, Field(ge=0)]
 
 
+class RankingSpec(_Frozen):
+    """How a propensity ranks: classifier_weight * logit(classifier) + log(expected orders).
+
+    The expected-orders model (a correction of the Pareto/NBD) ranks best where customers
+    behave like BTYD; the classifier adds what BTYD misses (regular rhythms). The level is set
+    afterwards from the count model (calibration.anchor), so the weight changes order only.
+    """
+
+    classifier_weight: Annotated[float, Field(ge=0, le=10)] = 0.25
+
+
 class ModelSpec(_Frozen):
     """One reviewed model: label, features, estimator, training set, promotion rule."""
 
@@ -117,6 +128,7 @@ class ModelSpec(_Frozen):
     features: tuple[str, ...] = ()
     estimator: EstimatorSpec
     training: TrainingSpec = TrainingSpec()
+    ranking: RankingSpec = RankingSpec()
     promotion: PromotionSpec
 
     @model_validator(mode="after")

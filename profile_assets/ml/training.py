@@ -67,7 +67,9 @@ def plan_cutoffs(first_day: int, as_of: int, horizon: int, training: TrainingSpe
             f"need at least {training.min_history_days + MIN_TRAIN_HORIZON} days of orders "
             f"before the as-of date, have {as_of - first_day}"
         )
-    train_horizon = min(horizon, available)
+    # Too short for the horizon: use half the available history for labels, so the cutoffs
+    # sit where most customers have arrived, rather than one cutoff on the first weeks.
+    train_horizon = horizon if horizon <= available else max(MIN_TRAIN_HORIZON, available // 2)
     step = max(training.min_step_days, round(training.step_fraction * train_horizon))
     newest = as_of - train_horizon
     cutoffs = [newest - i * step for i in range(training.max_cutoffs)]
@@ -145,10 +147,6 @@ class FittedModel:
         if self.spec.label.kind == "order_day_count":
             return self.estimator.predict(features) * _offset(self.spec, rows)
         return self.estimator.predict_proba(features)[:, 1]
-
-    def correction(self, rows: pd.DataFrame) -> np.ndarray:
-        """The learned factor on the offset (1 where the model agrees with it)."""
-        return self.estimator.predict(rows[list(self.spec.features)])
 
 
 def fit_model(spec: ModelSpec, rows: pd.DataFrame, seed: int) -> FittedModel:
